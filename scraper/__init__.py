@@ -1,0 +1,1 @@
+"""mediawatch: crawl regional news outlets into a searchable SQLite archive."""
