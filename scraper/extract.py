@@ -15,11 +15,13 @@ How the fields are chosen (measured in docs/extraction.md, `bench/extraction_eva
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass, field
 
 import trafilatura
 from trafilatura.utils import load_html
+from urllib.parse import urlsplit
 
 from .authors import clean_authors
 from .dates import normalise_timestamp, parse_textual_date
@@ -82,7 +84,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     return {
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,
-        "title": _title(meta, doc) or hints.feed_title,
+        "title": _title(meta, doc, url) or hints.feed_title,
         "authors": clean_authors(meta.authors) or clean_authors(doc.get("author")),
         "published": _published(meta, doc, tree, language, outlet_languages) or normalise_timestamp(hints.feed_published),
         "language": language,
@@ -118,23 +120,59 @@ def _longer_body(text: str, html, url: str, prune, meta: PageMetadata) -> str:
     return max(candidates, key=_word_count)
 
 
-def _title(meta: PageMetadata, doc: dict) -> str | None:
-    if meta.headline:
-        return meta.headline
-    candidates = [t for t in (meta.og_title, doc.get("title")) if t]
-    # A layout heuristic may return the site name (an <h1> logo); the <title> usually holds
-    # "Site » Headline": prefer a heading that is one segment of it but not the site name.
-    site = (meta.site_name or "").casefold()
-    if meta.html_title:
-        segments = [s.strip() for s in re.split(r"\s+[|»«·–—-]\s+|\s+::\s+", meta.html_title) if s.strip()]
-        if len(segments) > 1:
-            headed = [s for s in segments if s.casefold() != site and s in meta.headings]
-            if headed:
-                candidates.insert(0, max(headed, key=len))
-    for title in candidates:
-        if title.casefold() != site:
+def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
+    """The visible headline.
+
+    JSON-LD `headline` and og:title are often SEO variants, and trafilatura's title can be the
+    site name or carry a " - Site" suffix. The headline readers see is the page's <h1> (or an
+    <h2> on older blogs), so a candidate that matches a heading wins; otherwise the first
+    candidate in the order headline, trafilatura, og:title, with the site name cut off.
+    """
+    site_keys = {_alnum(meta.site_name), _alnum(urlsplit(url).hostname or "").removeprefix("www")} - {""}
+    candidates = [c for c in (_clean_title(x) for x in (meta.headline, doc.get("title"), meta.og_title)) if c]
+    segments = _title_segments(meta.html_title or "")
+    headings = set(meta.headings)
+    for candidate in candidates + [_strip_site(c, site_keys) for c in candidates] + segments:
+        if candidate in headings and not _is_site(candidate, site_keys):
+            return candidate
+    for candidate in candidates:
+        stripped = _strip_site(candidate, site_keys)
+        if stripped and not _is_site(stripped, site_keys):
+            return stripped
+    return next((s for s in segments if not _is_site(s, site_keys)), candidates[0] if candidates else None)
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|»«·–—-]|::)\s+")
+
+
+def _clean_title(value: str | None) -> str | None:
+    value = " ".join(html_lib.unescape(value or "").split())
+    return value or None
+
+
+def _title_segments(value: str) -> list[str]:
+    return [s for s in (x.strip() for x in _TITLE_SEPARATOR.split(_clean_title(value) or "")) if s]
+
+
+def _alnum(value: str | None) -> str:
+    return re.sub(r"\W+", "", (value or "").casefold())
+
+
+def _is_site(value: str, site_keys: set[str]) -> bool:
+    key = _alnum(value)
+    return bool(key) and any(key == k or (len(key) > 3 and key in k) for k in site_keys)
+
+
+def _strip_site(title: str, site_keys: set[str]) -> str:
+    """'Headline - Site Name' -> 'Headline' when the cut part names the site (or its domain)."""
+    while True:
+        seps = list(_TITLE_SEPARATOR.finditer(title))
+        if seps and _is_site(title[seps[-1].end():], site_keys):
+            title = title[: seps[-1].start()]
+        elif seps and _is_site(title[: seps[0].start()], site_keys):
+            title = title[seps[0].end():]
+        else:
             return title
-    return candidates[0] if candidates else meta.html_title
 
 
 def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet: list[str]) -> str | None:

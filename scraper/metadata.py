@@ -11,6 +11,7 @@ Public surface: :func:`page_metadata` and the :class:`PageMetadata` it returns.
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from dataclasses import dataclass, field
@@ -264,7 +265,7 @@ def _text(value) -> str | None:
                 value = lxml_html.fromstring(f"<div>{value}</div>").text_content()
             except Exception:  # noqa: BLE001 - unparsable markup: keep the raw string
                 pass
-        value = value.strip()
+        value = html_lib.unescape(value).strip()
         return value or None
     return None
 
