@@ -30,6 +30,7 @@ _ROLE_WORDS = {
     "published", "more", "read", "min", "minutes", "ago", "share", "follow", "international",
     "investigative", "digital", "desk", "team", "and", "et", "und", "in", "on", "at", "of",
     "корреспондент", "редактор", "обозреватель", "журналист", "фото", "photo", "video", "view",
+    "кореспондент", "оглядач", "журналіст", "специальный", "собственный", "спецкор", "власний",
 }
 _TRAILING_ROLE = re.compile(r"\s*[-–—|(]\s*(?:[^\W\d_]+\s*){1,4}\)?$")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 import trafilatura
 from trafilatura.utils import load_html
@@ -38,8 +39,9 @@ _DATE_PARAMS = {
     "original_date": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
 }
-# Below this many words the first pass probably caught a teaser, a caption or nothing.
-_SHORT_BODY_WORDS = 100
+# Below this many characters (~100 words; counted in characters so that Chinese and Japanese,
+# written without spaces, are judged alike) the first pass probably caught a teaser or nothing.
+_SHORT_BODY_CHARS = 600
 # Visible date lines are short; longer text nodes are paragraphs that merely mention a date.
 _DATE_NODE_MAX_CHARS = 80
 
@@ -76,7 +78,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
 
     doc = _bare(html, url, prune, with_metadata=True) if tree is not None else {}
     text = _normalise_paragraphs(doc.get("text") or "")
-    if _word_count(text) < _SHORT_BODY_WORDS and tree is not None:
+    if len(text) < _SHORT_BODY_CHARS and tree is not None:
         text = _longer_body(text, html, url, prune, meta)
 
     outlet_languages = [c for c in [hints.feed_language, *hints.languages] if c]
@@ -117,7 +119,7 @@ def _longer_body(text: str, html, url: str, prune, meta: PageMetadata) -> str:
     candidates = [text, _normalise_paragraphs(_bare(html, url, prune, with_metadata=False, favor_recall=True).get("text") or "")]
     if meta.article_body:
         candidates.append(_normalise_paragraphs(meta.article_body))
-    return max(candidates, key=_word_count)
+    return max(candidates, key=len)
 
 
 def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
@@ -177,11 +179,13 @@ def _strip_site(title: str, site_keys: set[str]) -> str:
 
 def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet: list[str]) -> str | None:
     declared = normalise_timestamp(meta.published)
-    if declared:
-        return declared
     found = _clean_trafilatura_date(doc.get("date"))
-    if found:
+    if declared and found and _days_apart(declared, found) > 1:
+        # The declared date belongs to something else (a template default, the first
+        # version of a rewritten story); htmldate weighed more evidence, trust it.
         return found
+    if declared or found:
+        return declared or found
     # No machine-readable date: look for one written out in a short date-like element.
     if tree is not None:
         languages = [c for c in [language, *outlet] if c] or None
@@ -194,6 +198,13 @@ def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet
                 if parsed:
                     return parsed
     return None
+
+
+def _days_apart(a: str, b: str) -> int:
+    try:
+        return abs((date.fromisoformat(a[:10]) - date.fromisoformat(b[:10])).days)
+    except ValueError:
+        return 0
 
 
 def _clean_trafilatura_date(value: str | None) -> str | None:

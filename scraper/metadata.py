@@ -228,9 +228,8 @@ def _image_url(value) -> str | None:
 
 
 def _time_element(tree) -> str | None:
-    # <time datetime> inside the article header; itemprop first because it is unambiguous.
-    for xpath in ('//*[@itemprop="datePublished"]/@datetime', '//*[@itemprop="datePublished"]/@content',
-                  "//article//time/@datetime", "//time[@pubdate]/@datetime"):
+    # Other <time> elements in an article are too often comment or related-story dates.
+    for xpath in ('//*[@itemprop="datePublished"]/@datetime', '//*[@itemprop="datePublished"]/@content'):
         values = tree.xpath(xpath)
         if values and values[0].strip():
             return values[0].strip()

@@ -1,0 +1,74 @@
+"""Textual and machine-readable dates, one case per language the outlets print."""
+
+import pytest
+
+from scraper.dates import normalise_timestamp, parse_textual_date
+
+
+@pytest.mark.parametrize(
+    ("text", "languages", "expected"),
+    [
+        # Russian: genitive month, "г.", time after the date
+        ("25 мая 2025", ["ru"], "2025-05-25"),
+        ("25 мая 2025 г. 14:30", ["ru"], "2025-05-25T14:30:00"),
+        ("Опубликовано 3 января 2024, 09:05", None, "2024-01-03T09:05:00"),
+        # Ukrainian
+        ("25 травня 2025 року, 09:15", ["uk"], "2025-05-25T09:15:00"),
+        ("12 листопада 2023", ["uk"], "2023-11-12"),
+        # Kazakh: native month names, both word orders
+        ("25 мамыр 2025, 10:08", ["kk"], "2025-05-25T10:08:00"),
+        ("2025 жылғы 7 желтоқсан", ["kk"], "2025-12-07"),
+        # Kyrgyz: Russian-derived and traditional month names
+        ("25 май 2025", ["ky"], "2025-05-25"),
+        ("2025-жылдын 25-майы", ["ky"], "2025-05-25"),
+        ("25 бугу 2025", ["ky"], "2025-05-25"),
+        # Uzbek Latin and Cyrillic
+        ("2025-yil 25-may", ["uz"], "2025-05-25"),
+        ("14-oktyabr, 2024", ["uz"], "2024-10-14"),
+        ("25 май 2025 йил", ["uz"], "2025-05-25"),
+        # Tajik (izofa "-и" on the month)
+        ("25 майи 2025", ["tg"], "2025-05-25"),
+        ("3 сентябри 2024", ["tg"], "2024-09-03"),
+        # Turkmen (ordinal suffix on the day, ý letters)
+        ("25-nji maý 2025", ["tk"], "2025-05-25"),
+        ("2025-nji ýylyň 25-nji maýy", ["tk"], "2025-05-25"),
+        # English: US and UK order, abbreviations, 12-hour time with zone
+        ("May 25, 2025", ["en"], "2025-05-25"),
+        ("25 May 2025", None, "2025-05-25"),
+        ("Published Sept. 5, 2024 at 3:45 pm UTC", None, "2024-09-05T15:45:00+00:00"),
+        # Numeric day.month.year as printed across the region
+        ("12.03.2024 18:05", None, "2024-03-12T18:05:00"),
+    ],
+)
+def test_parse_textual_date(text, languages, expected):
+    assert parse_textual_date(text, languages) == expected
+
+
+@pytest.mark.parametrize("text", ["", "no date here 123", "25 мая", "Обновлено вчера", "31 февраля 2024"])
+def test_parse_textual_date_rejects_non_dates(text):
+    assert parse_textual_date(text) is None
+
+
+def test_languages_narrow_the_month_tables():
+    # "мамыр" is Kazakh only: an English-only parse must not read it.
+    assert parse_textual_date("25 мамыр 2025", ["en"]) is None
+    assert parse_textual_date("25 мамыр 2025", ["kk"]) == "2025-05-25"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-04-28T05:00:35-04:00", "2024-04-28T05:00:35-04:00"),
+        ("2024-04-28T05:00:35.123Z", "2024-04-28T05:00:35+00:00"),
+        ("2023-12-06T08:45-0500", "2023-12-06T08:45:00-05:00"),
+        ("2024-04-28", "2024-04-28"),
+        ("20240428", "2024-04-28"),
+        ("Sun, 28 Apr 2024 09:00:35 GMT", "2024-04-28T09:00:35+00:00"),
+        ("1714294835", "2024-04-28T09:00:35+00:00"),
+        ("November 6, 2023", "2023-11-06"),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_normalise_timestamp(value, expected):
+    assert normalise_timestamp(value) == expected
