@@ -13,7 +13,7 @@ import re
 # Leading byline words, per language we see in the corpus and on the outlets we follow.
 _PREFIX = re.compile(
     r"^\s*(?:(?:written|reported|posted|compiled|edited|text|photos?|words)\s+by|by|von|par|por|av|af|"
-    r"door|автор(?:ы|ка)?|авторы|від|текст|author|authors|autor(?:in|en)?|autore|text|redaktion)\b[\s:]*",
+    r"door|автор(?:ы|ка)?|авторы|від|текст|author|authors|autor(?:in|en)?|autore|text)\b[\s:]*",
     re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\S+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -47,8 +47,11 @@ def clean_authors(raw: list[str] | str | None) -> list[str]:
         value = _URL.sub(" ", _EMAIL.sub(" ", value))
         value = _HANDLE.sub(" ", value)
         value = re.sub(r"\s+", " ", value).strip()
-        for piece in _SPLIT.split(value):
-            name = _clean_piece(piece)
+        found = [n for n in (_clean_piece(p) for p in _SPLIT.split(value)) if n]
+        if not found and len(value.split()) <= 3:
+            # A byline that is only a role ("Redaktion", "Staff Writer") is still the byline.
+            found = [_PREFIX.sub("", value).strip(" :-,|")]
+        for name in found:
             if name and name.casefold() not in {n.casefold() for n in names}:
                 names.append(name)
     return names

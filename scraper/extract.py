@@ -31,7 +31,7 @@ from .metadata import PageMetadata, page_metadata
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 # Keep the whole publication timestamp; trafilatura's default output is day-only.
 _DATE_PARAMS = {
@@ -87,7 +87,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,
         "title": _title(meta, doc, url) or hints.feed_title,
-        "authors": clean_authors(meta.authors) or clean_authors(doc.get("author")),
+        "authors": _authors(meta, doc, url),
         "published": _published(meta, doc, tree, language, outlet_languages) or normalise_timestamp(hints.feed_published),
         "language": language,
         "description": meta.description or doc.get("description"),
@@ -108,6 +108,7 @@ def _bare(html, url: str, prune, *, with_metadata: bool, favor_recall: bool = Fa
         with_metadata=with_metadata,
         include_comments=False,  # reader comments are not the article
         favor_recall=favor_recall,
+        favor_precision=not favor_recall,
         date_extraction_params=_DATE_PARAMS if with_metadata else None,
         prune_xpath=prune,
     )
@@ -122,6 +123,22 @@ def _longer_body(text: str, html, url: str, prune, meta: PageMetadata) -> str:
     return max(candidates, key=len)
 
 
+def _authors(meta: PageMetadata, doc: dict, url: str) -> list[str]:
+    """Declared authors, unless they only name the site itself."""
+    site_keys = _site_keys(meta, url)
+    declared = clean_authors(meta.authors)
+    people = [a for a in declared if not _is_site(a, site_keys)]
+    found = clean_authors(doc.get("author"))
+    if not people:
+        # JSON-LD often names the publisher as the author; a visible byline is better then.
+        return found or declared
+    return people
+
+
+def _site_keys(meta: PageMetadata, url: str) -> set[str]:
+    return {_alnum(meta.site_name), _alnum(urlsplit(url).hostname or "").removeprefix("www")} - {""}
+
+
 def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
     """The visible headline.
 
@@ -130,7 +147,7 @@ def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
     <h2> on older blogs), so a candidate that matches a heading wins; otherwise the first
     candidate in the order headline, trafilatura, og:title, with the site name cut off.
     """
-    site_keys = {_alnum(meta.site_name), _alnum(urlsplit(url).hostname or "").removeprefix("www")} - {""}
+    site_keys = _site_keys(meta, url)
     candidates = [c for c in (_clean_title(x) for x in (meta.headline, doc.get("title"), meta.og_title)) if c]
     segments = _title_segments(meta.html_title or "")
     headings = set(meta.headings)
