@@ -1,0 +1,65 @@
+"""Serve an archive with Datasette and the project's metadata."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+# The metadata is written for a database called "archive"; the real name is the file's stem.
+METADATA_DB_KEY = "archive"
+
+SETTINGS = {
+    "truncate_cells_html": 300,
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 1000,
+    "default_page_size": 50,
+}
+
+
+def metadata_path() -> Path:
+    """datasette-metadata.yml: next to the package in a checkout, inside it when installed."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "datasette-metadata.yml", here.parent / "scraper" / "datasette-metadata.yml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("datasette-metadata.yml not found next to the mediawatch package")
+
+
+def load_metadata(db_path: str | Path) -> dict:
+    """The project's metadata with its database section keyed by this archive's name."""
+    metadata = yaml.safe_load(metadata_path().read_text(encoding="utf-8"))
+    name = Path(db_path).stem
+    databases = metadata.get("databases", {})
+    if METADATA_DB_KEY in databases and name != METADATA_DB_KEY:
+        databases[name] = databases.pop(METADATA_DB_KEY)
+    # Links in descriptions point at /archive/...; make them point at this database.
+    if "description_html" in metadata:
+        metadata["description_html"] = metadata["description_html"].replace(
+            f"/{METADATA_DB_KEY}/", f"/{name}/"
+        )
+    return metadata
+
+
+def datasette_app(db_path: str | Path):
+    """A Datasette instance for the archive (used by tests and by `serve`)."""
+    from datasette.app import Datasette
+
+    return Datasette([str(db_path)], metadata=load_metadata(db_path), settings=SETTINGS)
+
+
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Run Datasette in the foreground until interrupted."""
+    from datasette.cli import serve as datasette_serve
+
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"archive {db_path} does not exist; run a crawl or `mediawatch demo` first")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+        json.dump(load_metadata(db_path), handle)
+    args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port)]
+    for key, value in SETTINGS.items():
+        args += ["--setting", key, str(value)]
+    datasette_serve.main(args=args, prog_name="mediawatch serve", standalone_mode=True)

@@ -1,0 +1,58 @@
+"""Run a crawl of one or more outlets in this process and report what it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+
+from archive.store import Archive
+from scraper.config import Outlet, Registry
+from scraper.settings import BASE_SETTINGS, crawl_settings
+from spiders.outlet import OutletSpider
+
+
+@dataclass
+class CrawlOptions:
+    archive: Path
+    mode: str = "incremental"
+    refresh: bool = False
+    time_limit: int | None = None
+    log_file: str | None = None
+    log_level: str = "WARNING"
+
+
+def run_crawl(registry: Registry, outlets: list[Outlet], options: CrawlOptions) -> list[dict]:
+    """Crawl `outlets` concurrently (one Scrapy crawler each) and return their crawl_runs rows.
+
+    Twisted's reactor cannot be restarted, so this can run once per process: schedulers and
+    tests run it in a child process (`mediawatch crawl`).
+    """
+    archive = Archive(options.archive)  # create the schema before crawlers race to do it
+    archive.sync_outlets(outlets)
+    last_run = archive.conn.execute("SELECT coalesce(max(id), 0) FROM crawl_runs").fetchone()[0]
+    archive.close()
+
+    process = CrawlerProcess({**BASE_SETTINGS, "LOG_LEVEL": options.log_level, "LOG_FILE": options.log_file})
+    for outlet in outlets:
+        settings = crawl_settings(
+            registry, outlet, str(options.archive), refresh=options.refresh,
+            time_limit=options.time_limit, log_file=options.log_file, log_level=options.log_level,
+        )
+        # Per-outlet settings (politeness) travel as the spider class's custom_settings, so
+        # every outlet gets its own crawler in the one reactor.
+        spider_class = type(f"OutletSpider_{outlet.id}", (OutletSpider,), {"custom_settings": settings})
+        process.crawl(spider_class, outlet=outlet, mode=options.mode)
+    process.start()
+
+    with Archive(options.archive) as archive:
+        runs = list(archive.db.query("SELECT * FROM crawl_runs WHERE id > ? ORDER BY id", [last_run]))
+    missing = {o.id for o in outlets} - {r["outlet_id"] for r in runs}
+    if missing:
+        raise CrawlError(f"the crawl of {', '.join(sorted(missing))} did not start; see the log above")
+    return runs
+
+
+class CrawlError(RuntimeError):
+    """A crawl could not run at all (as opposed to a run that recorded failures)."""
