@@ -22,8 +22,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outlets (
     id TEXT PRIMARY KEY,
@@ -108,6 +106,10 @@ CREATE INDEX IF NOT EXISTS crawl_errors_run ON crawl_errors(run_id);
 CREATE INDEX IF NOT EXISTS crawl_runs_outlet ON crawl_runs(outlet_id, started);
 """
 
+# Columns added after a table was first released: (table, column, declaration). Existing
+# archives get them on open; new ones too, so _SCHEMA above never needs editing for them.
+_ADDED_COLUMNS: list[tuple[str, str, str]] = []
+
 # The fields an extraction record contributes to an article row; lists are stored as JSON.
 _ARTICLE_FIELDS = (
     "title", "authors", "published", "language", "description", "site_name",
@@ -176,19 +178,22 @@ class Archive:
         # NORMAL is durable across process crashes in WAL mode; only a power cut may lose
         # the last commits, never corrupt the file.
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            return
+        # Every statement is idempotent, so opening an archive made by an older version
+        # brings it up to date, and a fully current one costs a few no-op statements.
         with self.write() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            for table, column, declaration in _ADDED_COLUMNS:
+                existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in existing:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             if "articles_fts" not in self.db.table_names():
                 self.db["articles"].enable_fts(
                     ["title", "text"],
                     create_triggers=True,
                     tokenize="unicode61 remove_diacritics 2",
                 )
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- outlets ---------------------------------------------------------------------------
 
