@@ -50,7 +50,11 @@ def cli(ctx, outlets_path, db):
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO level).")
 @click.pass_obj
 def crawl(obj: Context, outlet_ids, refresh, time_limit, log_file, verbose):
-    """Crawl outlets now (all of them when none is named) and archive new articles."""
+    """Crawl outlets now and archive their new articles.
+
+    Crawls every outlet in the registry when none is named. Articles already in the
+    archive are not fetched again unless --refresh is given.
+    """
     from scraper.crawl import CrawlError, CrawlOptions, run_crawl
 
     try:
@@ -87,7 +91,7 @@ def format_runs(runs: list[dict], db: Path) -> str:
 @cli.command()
 @click.pass_obj
 def outlets(obj: Context):
-    """List the configured outlets with their languages, sources and schedule."""
+    """List the configured outlets, their sources and schedules."""
     for outlet in obj.registry.outlets.values():
         click.echo(f"{outlet.id}  {outlet.name}  [{', '.join(outlet.languages)}]  {outlet.homepage}")
         click.echo(f"    schedule: {outlet.schedule}   politeness: {outlet.politeness.concurrency} "
@@ -119,7 +123,12 @@ def serve(obj: Context, db_path, host, port):
               help="Archive file the demo writes.")
 @click.option("-p", "--port", default=8001, show_default=True, help="Port for Datasette.")
 def demo(no_serve, db_path, port):
-    """Crawl the bundled real news pages offline into demo.db, then serve it."""
+    """Crawl the bundled demo sites offline, then serve them.
+
+    Starts a local mirror of real news pages (bundled with mediawatch), crawls it with the
+    real pipeline into demo.db, prints a summary and serves the archive in Datasette.
+    No network beyond 127.0.0.1 is used.
+    """
     from archive.serve import serve as serve_archive
     from scraper.demo import DEMO_OUTLETS, crawl_through_mirror, start_demo_mirror
 
