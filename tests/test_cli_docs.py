@@ -22,9 +22,10 @@ def test_docs_commands_md_matches_the_cli():
 def test_help_lists_every_command_with_a_one_line_description():
     result = run_mediawatch(["--help"])
     ctx = click.Context(cli)
-    assert "..." not in result.stdout, "a command summary is too long to show whole in --help"
+    commands_section = result.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands_section, "a command summary is too long to show whole in --help"
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
         summary = command.get_short_help_str(limit=200)
         assert summary, f"{name} needs a one-line docstring"
-        assert f"  {name} " in result.stdout and summary in result.stdout
+        assert f"  {name} " in commands_section and summary in commands_section
