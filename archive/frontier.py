@@ -52,6 +52,10 @@ WHERE excluded.lastmod > coalesce(frontier.lastmod, '')
    OR (frontier.language IS NULL AND excluded.language IS NOT NULL)
 """
 
+_ARCHIVED = """(
+    EXISTS (SELECT 1 FROM raw_pages WHERE raw_pages.url_key = frontier.url_key)
+    OR EXISTS (SELECT 1 FROM articles WHERE articles.url_key = frontier.url_key))"""
+
 # What a backfill may fetch: not done, not gone, not given up on, and (belt and braces for
 # archives written before the frontier existed) not already archived under its key.
 _TODO = """
@@ -118,15 +122,16 @@ class Frontier:
             # New rows get ids above the current maximum (rowids are never reused below it).
             last_id = conn.execute("SELECT coalesce(max(id), 0) FROM frontier").fetchone()[0]
             conn.executemany(_RECORD, rows)
+            # A new URL whose article is archived already (under another URL form, or
+            # from before the frontier existed) is not to be fetched: anti-join right away.
+            conn.execute(f"UPDATE frontier SET state = 'done' WHERE id > ? AND {_ARCHIVED}", (last_id,))
             return conn.execute("SELECT count(*) FROM frontier WHERE id > ?", (last_id,)).fetchone()[0]
 
     def mark_archived(self, outlet_id: str) -> int:
         """Mark done the outlet's queued URLs whose page is already archived (any URL form)."""
         with self.archive.write() as conn:
             return conn.execute(
-                "UPDATE frontier SET state = 'done' WHERE outlet_id = ? AND state != 'done' AND ("
-                " EXISTS (SELECT 1 FROM raw_pages WHERE raw_pages.url_key = frontier.url_key)"
-                " OR EXISTS (SELECT 1 FROM articles WHERE articles.url_key = frontier.url_key))",
+                f"UPDATE frontier SET state = 'done' WHERE outlet_id = ? AND state != 'done' AND {_ARCHIVED}",
                 (outlet_id,),
             ).rowcount
 

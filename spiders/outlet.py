@@ -214,7 +214,8 @@ class OutletSpider(scrapy.Spider):
         meta = failure.request.meta
         if "discovery" in meta:
             self._discovery_finished()
-        if failure.check(IgnoreRequest) and "robots.txt" not in str(failure.value):
+        # HttpError is an IgnoreRequest too, but a real failure.
+        if failure.check(IgnoreRequest) and not failure.check(HttpError) and "robots.txt" not in str(failure.value):
             return  # skipped on purpose (already archived), not an error
         kind, message = _classify(failure)
         yield self._problem(failure.request.url, kind, message, meta.get("url_key"))
@@ -234,11 +235,11 @@ def _content_type(response) -> str:
 def _classify(failure) -> tuple[str, str]:
     """A short error kind for `crawl_errors.kind`, and a readable message."""
     error = failure.value
-    if failure.check(IgnoreRequest):
-        return "robots_disallowed", str(error)
-    if failure.check(HttpError):
+    if failure.check(HttpError):  # before IgnoreRequest, its base class
         status = error.response.status
         return f"http_{status}", f"HTTP {status} for {error.response.url}"
+    if failure.check(IgnoreRequest):
+        return "robots_disallowed", str(error)
     if failure.check(DNSLookupError):
         return "dns", f"host not found: {error}"
     if failure.check(TimeoutError, TCPTimedOutError):
