@@ -104,6 +104,26 @@ CREATE TABLE IF NOT EXISTS crawl_errors (
 );
 CREATE INDEX IF NOT EXISTS crawl_errors_run ON crawl_errors(run_id);
 CREATE INDEX IF NOT EXISTS crawl_runs_outlet ON crawl_runs(outlet_id, started);
+-- Every article URL discovered (sitemaps, feeds, homepages), recorded before it is fetched,
+-- with what the source said about it. See archive/frontier.py.
+CREATE TABLE IF NOT EXISTS frontier (
+    id INTEGER PRIMARY KEY,
+    url_key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    outlet_id TEXT REFERENCES outlets(id),
+    date TEXT NOT NULL DEFAULT '',
+    lastmod TEXT,
+    published TEXT,
+    title TEXT,
+    language TEXT,
+    source TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    discovered_at TEXT NOT NULL,
+    fetched_at TEXT
+);
+CREATE INDEX IF NOT EXISTS frontier_todo ON frontier(outlet_id, date, id) WHERE state != 'done';
 """
 
 # Columns added after a table was first released: (table, column, declaration). Existing
@@ -273,6 +293,11 @@ class Archive:
             outcome = "empty"
             if article and article.get("text"):
                 outcome = self._upsert_article(conn, article, page, raw_page_id, now, run_id)
+            # The URL is no longer to be fetched, in the same transaction that stored it.
+            conn.execute(
+                "UPDATE frontier SET state = 'done', fetched_at = ? WHERE url_key IN (?, ?)",
+                (now, page["url_key"], (article or {}).get("url_key") or page["url_key"]),
+            )
             if run_id is not None:
                 conn.execute(
                     "UPDATE crawl_runs SET pages_fetched = pages_fetched + 1, bytes = bytes + ?,"
@@ -336,6 +361,7 @@ def article_row(article: dict) -> dict:
         value = article.get(name)
         row[name] = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
     row["published"] = normalise_published(row["published"])
+    row["language"] = normalise_language(row["language"])
     digest = hashlib.sha1()
     for name in _HASHED_FIELDS:
         digest.update(str(row.get(name)).encode("utf-8", "surrogatepass") + b"\x00")
@@ -359,6 +385,14 @@ def normalise_published(value: str | None) -> str | None:
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
         return moment.strftime("%Y-%m-%d")  # a day-only date padded with midnight
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def normalise_language(value: str | None) -> str | None:
+    """The ISO 639-1 code of a language tag ('ru', 'en-US', 'zh_CN'); None if it has none."""
+    if not value:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if len(code) == 2 and code.isalpha() else None
 
 
 def _process_alive(pid: int | None) -> bool:

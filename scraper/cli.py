@@ -97,7 +97,15 @@ def outlets(obj: Context):
         click.echo(f"    schedule: {outlet.schedule}   politeness: {outlet.politeness.concurrency} "
                    f"concurrent, {outlet.politeness.delay}s delay")
         for source in outlet.sources:
-            click.echo(f"    {source.mode:<11} {source.kind:<13} {source.url}")
+            notes = []
+            if source.discover_feeds:
+                notes.append("+ feeds it links to")
+            if source.follow_depth:
+                notes.append(f"+ links {source.follow_depth} level(s) deep")
+            if source.children is not None:
+                notes.append(f"children matching {source.children.pattern}")
+            note = f"  ({'; '.join(notes)})" if notes else ""
+            click.echo(f"    {source.mode:<11} {source.kind:<13} {source.url}{note}")
 
 
 @cli.command()
@@ -144,6 +152,55 @@ def demo(no_serve, db_path, port):
         return
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
     serve_archive(db_path, port=port)
+
+
+@cli.command()
+@click.argument("outlet_ids", nargs=-1, required=True, metavar="OUTLET...")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only articles dated on or after this day.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only articles dated on or before this day.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Fetch at most N pages per outlet.")
+@click.option("--time-limit", type=int, metavar="SECONDS", help="Stop after this many seconds.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Write the crawl log to this file.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO level).")
+@click.pass_obj
+def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file, verbose):
+    """Fetch an outlet's archive from its sitemaps, newest first; resumable, never refetches."""
+    from archive.frontier import Selection
+    from scraper.crawl import CrawlError, CrawlOptions, run_crawl
+
+    if since and until and since > until:
+        raise click.BadParameter(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
+    try:
+        outlets = obj.registry.select(outlet_ids)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    selection = Selection(since=since and since.date(), until=until and until.date(), limit=limit)
+    options = CrawlOptions(archive=obj.db, mode="backfill", selection=selection, time_limit=time_limit,
+                           log_file=log_file, log_level="INFO" if verbose else "WARNING")
+    try:
+        runs = run_crawl(obj.registry, outlets, options)
+    except (ArchiveError, CrawlError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_runs(runs, obj.db))
+    click.echo(format_frontier([o.id for o in outlets], obj.db))
+    if any(run["status"] != "ok" for run in runs):
+        sys.exit(1)
+
+
+def format_frontier(outlet_ids: list[str], db: Path) -> str:
+    from archive.frontier import Frontier
+
+    lines = []
+    with Archive(db) as archive:
+        frontier = Frontier(archive)
+        for outlet_id in outlet_ids:
+            states = frontier.summary(outlet_id)
+            known = sum(states.values())
+            detail = ", ".join(f"{count} {state}" for state, count in states.items())
+            lines.append(f"{outlet_id}: {known} article URLs known ({detail or 'none'})")
+    return "\n".join(lines)
 
 
 def main() -> None:

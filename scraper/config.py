@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from scraper.urls import url_key
+
 DEFAULT_REGISTRY = Path(__file__).with_name("outlets.yml")
 
 SOURCE_KINDS = ("feed", "sitemap", "sitemap_index", "news_sitemap", "start_page")
@@ -51,6 +53,8 @@ class Source:
     discover_feeds: bool = False
     # start_page only: how many levels of non-article pages on allowed hosts to follow.
     follow_depth: int = 0
+    # sitemap_index only: read just the child sitemaps whose URL matches (None: all of them).
+    children: re.Pattern | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class Outlet:
             return False
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         return any(p.search(path) for p in self.article_patterns)
+
+    def article_key(self, url: str) -> str | None:
+        """The URL key of `url` if it is one of this outlet's article URLs, else None."""
+        return url_key(url, self.article_id) if self.is_article_url(url) else None
 
     def sources_for(self, mode: str) -> list[Source]:
         return [s for s in self.sources if s.mode == mode]
@@ -314,9 +322,11 @@ class _Getter:
             if not isinstance(raw, dict):
                 self.checker._problem(name, "a mapping with 'kind' and 'url'", raw)
                 continue
-            unknown = set(raw) - {"kind", "url", "mode", "discover_feeds", "follow_depth"}
+            unknown = set(raw) - {"kind", "url", "mode", "discover_feeds", "follow_depth", "children"}
             if unknown:
-                self.checker._problem(name, "only kind, url, mode, discover_feeds, follow_depth", sorted(unknown))
+                self.checker._problem(
+                    name, "only kind, url, mode, discover_feeds, follow_depth, children", sorted(unknown)
+                )
             if raw.get("kind") not in SOURCE_KINDS:
                 self.checker._problem(f"{name}.kind", f"one of {', '.join(SOURCE_KINDS)}", raw.get("kind"))
                 continue
@@ -331,6 +341,16 @@ class _Getter:
             if not isinstance(depth, int) or not 0 <= depth <= 3:
                 self.checker._problem(f"{name}.follow_depth", "an integer from 0 to 3", depth)
                 continue
+            children = raw.get("children")
+            if children is not None:
+                if raw["kind"] != "sitemap_index":
+                    self.checker._problem(f"{name}.children", "only on a sitemap_index source", children)
+                    continue
+                try:
+                    children = re.compile(children)
+                except (re.error, TypeError) as exc:
+                    self.checker._problem(f"{name}.children", f"a regular expression ({exc})", children)
+                    continue
             sources.append(
                 Source(
                     kind=raw["kind"],
@@ -338,6 +358,7 @@ class _Getter:
                     mode=mode,
                     discover_feeds=bool(raw.get("discover_feeds", False)),
                     follow_depth=depth,
+                    children=children,
                 )
             )
         return sources

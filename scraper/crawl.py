@@ -7,6 +7,7 @@ from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 
+from archive.frontier import Selection
 from archive.store import Archive
 from scraper.config import Outlet, Registry
 from scraper.settings import BASE_SETTINGS, crawl_settings
@@ -17,6 +18,8 @@ from spiders.outlet import OutletSpider
 class CrawlOptions:
     archive: Path
     mode: str = "incremental"
+    # backfill only: which queued URLs to fetch (date window, cap).
+    selection: Selection | None = None
     refresh: bool = False
     time_limit: int | None = None
     log_file: str | None = None
@@ -43,7 +46,7 @@ def run_crawl(registry: Registry, outlets: list[Outlet], options: CrawlOptions) 
         # Per-outlet settings (politeness) travel as the spider class's custom_settings, so
         # every outlet gets its own crawler in the one reactor.
         spider_class = type(f"OutletSpider_{outlet.id}", (OutletSpider,), {"custom_settings": settings})
-        process.crawl(spider_class, outlet=outlet, mode=options.mode)
+        process.crawl(spider_class, outlet=outlet, mode=options.mode, selection=options.selection)
     process.start()
 
     with Archive(options.archive) as archive:

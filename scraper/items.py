@@ -29,3 +29,5 @@ class CrawlProblem:
     url: str
     kind: str
     message: str
+    # Set when the URL was an article candidate: its frontier row records the failure.
+    url_key: str | None = None

@@ -28,7 +28,8 @@ class SkipArchivedMiddleware:
 
     def process_request(self, request, spider=None):
         key = request.meta.get("url_key")
-        if key is None or request.meta.get("redirect_times"):
+        # A redirect or a retry of a request already let through is the same fetch.
+        if key is None or request.meta.get("redirect_times") or request.meta.get("retry_times"):
             return None
         if key in self.requested:
             self.stats.inc_value("mediawatch/skipped_duplicate")

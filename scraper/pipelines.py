@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 
+from archive.frontier import Frontier
 from archive.store import Archive, ArchiveError
 from scraper import workers
 from scraper.items import CrawlProblem, FetchedPage
@@ -30,6 +31,7 @@ class ArchivePipeline:
         self.crawler = crawler
         self.settings = crawler.settings
         self.archive: Archive | None = None
+        self.frontier: Frontier | None = None
         self.run_id: int | None = None
         self.pool = None
         self.fatal: str | None = None
@@ -42,6 +44,7 @@ class ArchivePipeline:
     def open_spider(self, spider=None):
         spider = spider or self.crawler.spider
         self.archive = Archive(self.settings["MEDIAWATCH_ARCHIVE"])
+        self.frontier = Frontier(self.archive)
         self.archive.mark_abandoned_runs()
         self.archive.sync_outlets([spider.outlet])
         self.run_id = self.archive.start_run(
@@ -55,6 +58,8 @@ class ArchivePipeline:
         try:
             if isinstance(item, CrawlProblem):
                 self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message)
+                if item.url_key:
+                    self.frontier.mark_failed(item.url_key, item.kind, item.message)
                 self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
             elif isinstance(item, FetchedPage):
                 await self._store_page(item, spider.outlet)
@@ -67,6 +72,9 @@ class ArchivePipeline:
         return item
 
     async def _store_page(self, page: FetchedPage, outlet) -> None:
+        # What discovery recorded for this URL (from any source, e.g. a Google News sitemap
+        # read after the plain sitemap that led to this request) fills what the request lacks.
+        page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {"languages": list(outlet.languages), "drop_xpath": list(outlet.drop_xpath), **page.hints}
         record = None
         try:

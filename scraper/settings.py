@@ -9,7 +9,7 @@ BASE_SETTINGS = {
     "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     # No remote consoles of any kind on an unattended crawler.
     "TELNETCONSOLE_ENABLED": False,
-    "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+    "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None, "scraper.progress.BackfillProgress": 500},
     "COOKIES_ENABLED": False,
     "DOWNLOAD_TIMEOUT": 30,
     "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,

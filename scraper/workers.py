@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from scraper.extract import extract_article
@@ -19,9 +21,18 @@ _pool: ProcessPoolExecutor | None = None
 _users = 0
 
 
-def _warm_up() -> None:
+def _start_worker(crawler_pid: int) -> None:
+    # A worker must not outlive a crawler that was killed outright (SIGKILL, the OOM killer):
+    # it holds its own end of the task queue, so it would otherwise wait for work forever.
+    threading.Thread(target=_exit_with, args=(crawler_pid,), name="exit-with-crawler", daemon=True).start()
     # Import trafilatura's heavy modules before the first page arrives.
     import trafilatura  # noqa: F401
+
+
+def _exit_with(crawler_pid: int) -> None:
+    while os.getppid() == crawler_pid:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def acquire(workers: int | None = None) -> ProcessPoolExecutor:
@@ -31,7 +42,8 @@ def acquire(workers: int | None = None) -> ProcessPoolExecutor:
         _pool = ProcessPoolExecutor(
             max_workers=workers or os.cpu_count() or 2,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_warm_up,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
     _users += 1
     return _pool

@@ -1,48 +1,112 @@
 """The one spider: everything outlet-specific comes from the outlet's registry entry.
 
 It reads the outlet's discovery sources (feeds, sitemaps, sitemap indexes, Google News
-sitemaps, start pages), turns every article URL it finds into a request carrying the URL key
-and whatever the source said about the article, and yields the fetched page. Deciding what is
-new, extracting and storing are the pipeline's job; skipping what is archived is the
+sitemaps, start pages) and records every article URL it finds in the frontier (with whatever
+the source said about the article) before anything is fetched. Then:
+
+``incremental`` mode
+    each article URL found becomes a request at once;
+``backfill`` mode
+    once every source has been read, the spider pulls the outlet's queued frontier rows,
+    newest first, a batch at a time as the scheduler drains, so an archive of hundreds of
+    thousands of URLs never sits in Scrapy's memory.
+
+Extracting and storing are the pipeline's job; skipping what is archived is the
 SkipArchivedMiddleware's.
 """
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from archive.frontier import Frontier, Selection
+from archive.store import Archive
 from scraper.config import Outlet, Source
 from scraper.discovery import DiscoveryError, Entry, feed_links, parse_feed, parse_sitemap
 from scraper.items import CrawlProblem, FetchedPage
-from scraper.urls import url_key
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _discovery_callback(parse):
+    """Count a discovery response as handled once all it led to is recorded or requested.
+
+    A backfill starts fetching only when every sitemap has been read; a sitemap index is not
+    done before its children are requested (each counts as pending from then on).
+    """
+
+    @functools.wraps(parse)
+    def handle(self, response):
+        try:
+            yield from parse(self, response)
+        finally:
+            self._discovery_finished()
+
+    return handle
 
 
 class OutletSpider(scrapy.Spider):
     name = "outlet"
 
-    def __init__(self, outlet: Outlet, mode: str = "incremental", **kwargs):
+    def __init__(self, outlet: Outlet, mode: str = "incremental", selection: Selection | None = None,
+                 **kwargs):
         super().__init__(name=f"outlet:{outlet.id}", **kwargs)
         self.outlet = outlet
         self.mode = mode
+        self.selection = selection or Selection()
         self.links = LinkExtractor(allow_domains=list(outlet.allowed_hosts), unique=True)
+        self.frontier: Frontier | None = None
+        # Discovery requests not yet parsed (or failed), and who waits for them to be done.
+        self._discovering = 0
+        self._discovered: Deferred | None = None
 
     async def start(self):
+        self.frontier = Frontier(Archive(self.settings["MEDIAWATCH_ARCHIVE"]))
         for source in self.outlet.sources_for(self.mode):
             yield self._source_request(source.url, source, source.kind, source.follow_depth)
+        if self.mode == "backfill":
+            async for request in self._backfill_requests():
+                yield request
+
+    async def _backfill_requests(self):
+        if self._discovering:
+            self._discovered = Deferred()
+            await maybe_deferred_to_future(self._discovered)
+        self.frontier.mark_archived(self.outlet.id)
+        stats = self.crawler.stats
+        stats.set_value("mediawatch/backfill/to_fetch", self.frontier.count_todo(self.outlet.id, self.selection))
+        limit = self.selection.limit
+        sent = 0
+        for batch in self.frontier.todo(self.outlet.id, self.selection):
+            for row in batch:
+                if limit is not None and sent >= limit:
+                    return
+                sent += 1
+                yield scrapy.Request(
+                    row.url, callback=self.parse_article, errback=self.on_error,
+                    meta={"url_key": row.url_key, "hints": row.hints()},
+                    # The frontier is the dedupe here; no need for Scrapy to remember every URL.
+                    dont_filter=True,
+                )
+            # Read the next batch only when the scheduler has handed out this one.
+            await self.crawler.signals.wait_for(signals.scheduler_empty)
 
     # -- discovery ---------------------------------------------------------------------------
 
     def _source_request(self, url: str, source: Source, kind: str, depth: int) -> scrapy.Request:
+        self._discovering += 1
         callbacks = {
             "feed": self.parse_feed,
             "sitemap": self.parse_sitemap,
@@ -60,6 +124,13 @@ class OutletSpider(scrapy.Spider):
             priority=10,
         )
 
+    def _discovery_finished(self) -> None:
+        self._discovering -= 1
+        if self._discovering == 0 and self._discovered is not None:
+            waiting, self._discovered = self._discovered, None
+            waiting.callback(None)
+
+    @_discovery_callback
     def parse_sitemap(self, response):
         try:
             kind, entries = parse_sitemap(response.body)
@@ -69,18 +140,21 @@ class OutletSpider(scrapy.Spider):
         source = response.meta["source"]
         if kind == "index":
             for child in entries:
-                yield self._source_request(child.url, source, "sitemap", 0)
+                if source.children is None or source.children.search(child.url):
+                    yield self._source_request(child.url, source, "sitemap", 0)
             return
-        yield from self._articles(entries)
+        yield from self._articles(entries, response.url)
 
+    @_discovery_callback
     def parse_feed(self, response):
         try:
             entries = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
             yield self._problem(response.url, "bad_feed", str(exc))
             return
-        yield from self._articles(entries)
+        yield from self._articles(entries, response.url)
 
+    @_discovery_callback
     def parse_start_page(self, response):
         if not isinstance(response, TextResponse):
             yield self._problem(response.url, "not_html", f"start page is {_content_type(response)}")
@@ -97,17 +171,22 @@ class OutletSpider(scrapy.Spider):
                 articles.append(Entry(link.url))
             elif depth_left > 0:
                 yield self._source_request(link.url, source, "start_page", depth_left - 1)
-        yield from self._articles(articles)
+        yield from self._articles(articles, response.url)
 
-    def _articles(self, entries: list[Entry]):
-        for entry in entries:
-            if not self.outlet.is_article_url(entry.url):
-                continue
+    def _articles(self, entries: list[Entry], source_url: str):
+        """Record the outlet's article URLs among `entries`; in incremental mode, fetch them."""
+        found = [(key, entry) for entry in entries if (key := self.outlet.article_key(entry.url))]
+        new = self.frontier.record(self.outlet.id, found, source_url)
+        self.crawler.stats.inc_value("mediawatch/discovered", len(found))
+        self.crawler.stats.inc_value("mediawatch/discovered_new", new)
+        if self.mode == "backfill":
+            return
+        for key, entry in found:
             yield scrapy.Request(
                 entry.url,
                 callback=self.parse_article,
                 errback=self.on_error,
-                meta={"url_key": url_key(entry.url, self.outlet.article_id), "hints": entry.hints()},
+                meta={"url_key": key, "hints": entry.hints()},
             )
 
     # -- articles ----------------------------------------------------------------------------
@@ -115,7 +194,8 @@ class OutletSpider(scrapy.Spider):
     def parse_article(self, response):
         content_type = _content_type(response)
         if not isinstance(response, TextResponse) or not content_type.startswith(_HTML_TYPES):
-            yield self._problem(response.url, "not_html", f"article URL returned {content_type or 'no Content-Type'}")
+            yield self._problem(response.url, "not_html", f"article URL returned {content_type or 'no Content-Type'}",
+                                response.meta.get("url_key"))
             return
         yield FetchedPage(
             outlet_id=self.outlet.id,
@@ -131,13 +211,21 @@ class OutletSpider(scrapy.Spider):
         )
 
     def on_error(self, failure):
-        if failure.check(IgnoreRequest) and "robots.txt" not in str(failure.value):
+        meta = failure.request.meta
+        if "discovery" in meta:
+            self._discovery_finished()
+        # HttpError is an IgnoreRequest too, but a real failure.
+        if failure.check(IgnoreRequest) and not failure.check(HttpError) and "robots.txt" not in str(failure.value):
             return  # skipped on purpose (already archived), not an error
         kind, message = _classify(failure)
-        yield self._problem(failure.request.url, kind, message)
+        yield self._problem(failure.request.url, kind, message, meta.get("url_key"))
 
-    def _problem(self, url: str, kind: str, message: str) -> CrawlProblem:
-        return CrawlProblem(outlet_id=self.outlet.id, url=url, kind=kind, message=message)
+    def closed(self, reason):
+        if self.frontier is not None:
+            self.frontier.archive.close()
+
+    def _problem(self, url: str, kind: str, message: str, key: str | None = None) -> CrawlProblem:
+        return CrawlProblem(outlet_id=self.outlet.id, url=url, kind=kind, message=message, url_key=key)
 
 
 def _content_type(response) -> str:
@@ -147,11 +235,11 @@ def _content_type(response) -> str:
 def _classify(failure) -> tuple[str, str]:
     """A short error kind for `crawl_errors.kind`, and a readable message."""
     error = failure.value
-    if failure.check(IgnoreRequest):
-        return "robots_disallowed", str(error)
-    if failure.check(HttpError):
+    if failure.check(HttpError):  # before IgnoreRequest, its base class
         status = error.response.status
         return f"http_{status}", f"HTTP {status} for {error.response.url}"
+    if failure.check(IgnoreRequest):
+        return "robots_disallowed", str(error)
     if failure.check(DNSLookupError):
         return "dns", f"host not found: {error}"
     if failure.check(TimeoutError, TCPTimedOutError):
