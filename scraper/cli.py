@@ -166,7 +166,12 @@ def demo(no_serve, db_path, port):
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO level).")
 @click.pass_obj
 def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file, verbose):
-    """Fetch an outlet's archive from its sitemaps, newest first; resumable, never refetches."""
+    """Fetch an outlet's back catalogue from its archive sitemaps.
+
+    Walks the outlet's sitemap index, records every article URL, then fetches the missing
+    ones newest first, with a progress bar. Interrupted backfills resume where they
+    stopped; stored articles are never fetched again.
+    """
     from archive.frontier import Selection
     from scraper.crawl import CrawlError, CrawlOptions, run_crawl
 
