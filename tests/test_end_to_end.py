@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -27,6 +28,11 @@ def crawled(tmp_path_factory, request):
     return db, first, second, mirror
 
 
+def plain(text: str) -> str:
+    """Whitespace folded, no space before punctuation (the ground truth was tokenised)."""
+    return re.sub(r"\s+([,.;:!?)])", r"\1", " ".join(text.split()))
+
+
 def rows(db, sql, params=()):
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
@@ -42,7 +48,7 @@ def test_every_bundled_article_is_stored_with_title_date_and_text(crawled):
         assert article["outlet_id"] == expected["outlet"]
         assert " ".join(article["title"].split()) == " ".join(expected["title"].split())
         assert article["published"][:10] == expected["published_day"]
-        assert " ".join(expected["fragment"].split()) in " ".join(article["text"].split())
+        assert plain(expected["fragment"]) in plain(article["text"])
         assert article["language"] == expected["language"]
         assert article["word_count"] > 100
         assert "\n\n" in article["text"], "paragraph breaks are kept"
