@@ -159,6 +159,9 @@ class Archive:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
             self.conn = self.db.conn
+            # True autocommit: the explicit BEGIN IMMEDIATE of write() is the only transaction,
+            # never one Python's sqlite3 opened implicitly before some statement.
+            self.conn.isolation_level = None
             # Concurrent writers (a scheduled run and a manual one) wait for each other.
             self.conn.execute("PRAGMA busy_timeout = 30000")
             if not readonly:

@@ -20,6 +20,24 @@ class Context:
         self.db = Path(db)
         self._registry: Registry | None = None
 
+    def select(self, outlet_ids) -> list:
+        """The named outlets (all when none is named).
+
+        Naming outlets needs only their own entries to be valid, so one broken entry does
+        not stop the crawls of the others (problems elsewhere are printed as warnings);
+        crawling everything needs the whole registry to be valid.
+        """
+        try:
+            registry = load_registry(self.outlets_path, strict=False)
+            if registry.problems and (not outlet_ids or any(i not in registry.outlets for i in outlet_ids)):
+                raise ConfigError("\n".join(registry.problems))
+            for problem in registry.problems:
+                click.echo(f"warning: {problem}", err=True)
+            self._registry = registry
+            return registry.select(outlet_ids)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
     @property
     def registry(self) -> Registry:
         if self._registry is None:
@@ -57,10 +75,7 @@ def crawl(obj: Context, outlet_ids, refresh, time_limit, log_file, verbose):
     """
     from scraper.crawl import CrawlError, CrawlOptions, run_crawl
 
-    try:
-        outlets = obj.registry.select(outlet_ids)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    outlets = obj.select(outlet_ids)
     options = CrawlOptions(archive=obj.db, refresh=refresh, time_limit=time_limit, log_file=log_file,
                            log_level="INFO" if verbose else "WARNING")
     try:
@@ -177,10 +192,7 @@ def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file
 
     if since and until and since > until:
         raise click.BadParameter(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
-    try:
-        outlets = obj.registry.select(outlet_ids)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    outlets = obj.select(outlet_ids)
     selection = Selection(since=since and since.date(), until=until and until.date(), limit=limit)
     options = CrawlOptions(archive=obj.db, mode="backfill", selection=selection, time_limit=time_limit,
                            log_file=log_file, log_level="INFO" if verbose else "WARNING")
@@ -206,6 +218,116 @@ def format_frontier(outlet_ids: list[str], db: Path) -> str:
             detail = ", ".join(f"{count} {state}" for state, count in states.items())
             lines.append(f"{outlet_id}: {known} article URLs known ({detail or 'none'})")
     return "\n".join(lines)
+
+
+# -- scheduling ---------------------------------------------------------------------------
+
+
+def _schedule_config(obj: Context, jobs=None, logs=None, time_limit=3600):
+    from scheduler import ScheduleConfig
+
+    return ScheduleConfig(archive=obj.db, registry_path=Path(obj.outlets_path) if obj.outlets_path else None,
+                          jobs=Path(jobs) if jobs else None, logs=Path(logs) if logs else None,
+                          time_limit=time_limit)
+
+
+_jobs_option = click.option("--jobs", type=click.Path(dir_okay=False),
+                            help="Job store SQLite file (default: <archive>.jobs.sqlite).")
+
+
+@cli.group(invoke_without_command=True)
+@_jobs_option
+@click.option("--logs", type=click.Path(file_okay=False), help="Folder for crawl logs (default: logs/ beside the archive).")
+@click.option("--time-limit", default=3600, show_default=True, metavar="SECONDS", help="Longest a crawl may run.")
+@click.pass_context
+def schedule(ctx, jobs, logs, time_limit):
+    """Run scheduled crawls in the foreground until stopped.
+
+    One job per outlet, on the outlet's cron schedule; each run is its own crawl process
+    with a time limit. Pause state and last runs survive restarts (they live in the job
+    store). SIGTERM or Ctrl+C stops cleanly; SIGHUP reloads the registry.
+    """
+    from scheduler import SchedulerService, configure_logging
+
+    ctx.obj.schedule_options = {"jobs": jobs, "logs": logs, "time_limit": time_limit}
+    if ctx.invoked_subcommand is not None:
+        return
+    configure_logging()
+    _lenient_registry(ctx.obj)  # a file that cannot be read at all stops here, before anything starts
+    SchedulerService(_schedule_config(ctx.obj, jobs, logs, time_limit)).run()
+
+
+@schedule.command("list")
+@click.pass_obj
+def schedule_list(obj: Context):
+    """Show each outlet's schedule, next run, pause state and last run."""
+    from scheduler import schedule_table
+
+    registry = _lenient_registry(obj)
+    rows = schedule_table(_schedule_config(obj, **obj.schedule_options), registry)
+    click.echo(f"{'outlet':<16} {'schedule':<16} {'state':<8} {'next run':<21} last run")
+    for row in rows:
+        last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
+        state = "paused" if row["paused"] else "active"
+        click.echo(f"{row['outlet']:<16} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
+
+
+def _lenient_registry(obj: Context) -> Registry:
+    try:
+        registry = load_registry(obj.outlets_path, strict=False)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in registry.problems:
+        click.echo(f"error: {problem}", err=True)
+    return registry
+
+
+@cli.command()
+@click.argument("outlet_id", metavar="OUTLET")
+@click.option("--time-limit", default=3600, show_default=True, metavar="SECONDS", help="Longest the crawl may run.")
+@click.pass_obj
+def run(obj: Context, outlet_id, time_limit):
+    """Run one outlet's scheduled crawl now, as the scheduler would."""
+    from scheduler import job_arguments, run_outlet
+
+    obj.select([outlet_id])
+    code = run_outlet(outlet_id, job_arguments(_schedule_config(obj, time_limit=time_limit)))
+    with Archive(obj.db) as archive:
+        last = archive.conn.execute(
+            "SELECT status, articles_new, errors, log_file FROM crawl_runs WHERE outlet_id = ? ORDER BY id DESC LIMIT 1",
+            (outlet_id,),
+        ).fetchone()
+    if last:
+        click.echo(f"{outlet_id}: {last[0]}, {last[1]} new articles, {last[2]} errors (log: {last[3]})")
+    sys.exit(code)
+
+
+def _set_paused(obj: Context, outlet_id: str, jobs, paused: bool) -> None:
+    from scheduler import set_paused
+
+    try:
+        set_paused(_schedule_config(obj, jobs), _lenient_registry(obj), outlet_id, paused)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{outlet_id}: {'paused' if paused else 'resumed'}")
+
+
+@cli.command()
+@click.argument("outlet_id", metavar="OUTLET")
+@_jobs_option
+@click.pass_obj
+def pause(obj: Context, outlet_id, jobs):
+    """Stop an outlet's scheduled crawls until resumed (persists)."""
+    _set_paused(obj, outlet_id, jobs, True)
+
+
+@cli.command()
+@click.argument("outlet_id", metavar="OUTLET")
+@_jobs_option
+@click.pass_obj
+def resume(obj: Context, outlet_id, jobs):
+    """Resume an outlet's scheduled crawls."""
+    _set_paused(obj, outlet_id, jobs, False)
 
 
 def main() -> None:

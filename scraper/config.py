@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from scraper.schedules import ScheduleError, cron_trigger
+
 from scraper.urls import url_key
 
 DEFAULT_REGISTRY = Path(__file__).with_name("outlets.yml")
@@ -115,6 +117,8 @@ class Registry:
     path: Path
     outlets: dict[str, Outlet] = field(default_factory=dict)
     user_agent: str = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+    # Only filled by a lenient load: the entries that were left out, and why.
+    problems: list[str] = field(default_factory=list)
 
     def select(self, ids: list[str] | tuple[str, ...] | None) -> list[Outlet]:
         """The outlets named by `ids` (all of them when empty); unknown ids are an error."""
@@ -129,8 +133,14 @@ class Registry:
         return [self.outlets[i] for i in ids]
 
 
-def load_registry(path: str | Path | None = None) -> Registry:
-    """Read and validate a registry file (the bundled default when `path` is None)."""
+def load_registry(path: str | Path | None = None, strict: bool = True) -> Registry:
+    """Read and validate a registry file (the bundled default when `path` is None).
+
+    Strict (the default), any problem is a ConfigError listing them all. Lenient, broken
+    outlet entries are left out and listed in `Registry.problems`, so a long-running
+    scheduler keeps crawling the good outlets; a file that cannot be read at all is still an
+    error.
+    """
     path = Path(path) if path else DEFAULT_REGISTRY
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -156,9 +166,11 @@ def load_registry(path: str | Path | None = None) -> Registry:
             continue
         if outlet.id in registry.outlets:
             problems.append(f"{path}: outlet '{outlet.id}': id is used twice")
+            continue
         registry.outlets[outlet.id] = outlet
-    if problems:
+    if problems and strict:
         raise ConfigError("\n".join(problems))
+    registry.problems = problems
     return registry
 
 
@@ -365,15 +377,13 @@ class _Getter:
 
     def schedule(self) -> str:
         value = self.data.get("schedule", DEFAULT_SCHEDULE)
-        if not isinstance(value, str) or len(value.split()) != 5:
+        if not isinstance(value, str) or len(value.split()) not in (5, 6):
             self._missing("schedule", "a 5-field cron expression such as '*/30 * * * *'")
             return DEFAULT_SCHEDULE
         try:
             # Parse it now so a bad schedule fails at load time, not when the scheduler starts.
-            from apscheduler.triggers.cron import CronTrigger
-
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
+            cron_trigger(value)
+        except ScheduleError as exc:
             self._missing("schedule", f"a valid cron expression ({exc})")
         return value
 

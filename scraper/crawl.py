@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from archive.frontier import Selection
 from archive.store import Archive
 from scraper.config import Outlet, Registry
+from scraper.locks import OutletBusy, OutletLock
 from scraper.settings import BASE_SETTINGS, crawl_settings
 from spiders.outlet import OutletSpider
 
@@ -32,6 +34,18 @@ def run_crawl(registry: Registry, outlets: list[Outlet], options: CrawlOptions) 
     Twisted's reactor cannot be restarted, so this can run once per process: schedulers and
     tests run it in a child process (`mediawatch crawl`).
     """
+    locks, busy = [], []
+    for outlet in outlets:
+        try:
+            locks.append(OutletLock(options.archive, outlet.id).acquire())
+        except OutletBusy as exc:
+            busy.append(str(exc))
+    if busy and not locks:
+        raise CrawlError("; ".join(busy))
+    for message in busy:
+        logging.getLogger(__name__).warning("%s; skipping it", message)
+    locked = {lock.outlet_id for lock in locks}
+    outlets = [o for o in outlets if o.id in locked]
     archive = Archive(options.archive)  # create the schema before crawlers race to do it
     archive.sync_outlets(outlets)
     last_run = archive.conn.execute("SELECT coalesce(max(id), 0) FROM crawl_runs").fetchone()[0]
@@ -48,6 +62,8 @@ def run_crawl(registry: Registry, outlets: list[Outlet], options: CrawlOptions) 
         spider_class = type(f"OutletSpider_{outlet.id}", (OutletSpider,), {"custom_settings": settings})
         process.crawl(spider_class, outlet=outlet, mode=options.mode, selection=options.selection)
     process.start()
+    for lock in locks:
+        lock.release()
 
     with Archive(options.archive) as archive:
         runs = list(archive.db.query("SELECT * FROM crawl_runs WHERE id > ? ORDER BY id", [last_run]))

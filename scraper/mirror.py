@@ -98,6 +98,10 @@ class MirrorHandler(BaseHTTPRequestHandler):
                 self.server.hits[(host, path, "fault")] = self.server.hits.get((host, path, "fault"), 0) + 1
                 fault(self)
                 return
+        self.serve_file(host, path)
+
+    def serve_file(self, host: str, path: str) -> None:
+        """Answer from the mirror's files (faults may call this after misbehaving a little)."""
         self.server.record(host, path)
         file = self.server.find(host, path)
         if file is None:
