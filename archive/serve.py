@@ -28,26 +28,40 @@ def metadata_path() -> Path:
     raise FileNotFoundError("datasette-metadata.yml not found next to the mediawatch package")
 
 
+TEMPLATES = Path(__file__).with_name("templates")
+
+
 def load_metadata(db_path: str | Path) -> dict:
-    """The project's metadata with its database section keyed by this archive's name."""
+    """The project's metadata, with every reference to the `archive` database pointed at
+    this archive's real name (its file stem): the database section, dashboard charts' `db`,
+    and /archive/ links in descriptions."""
     metadata = yaml.safe_load(metadata_path().read_text(encoding="utf-8"))
     name = Path(db_path).stem
-    databases = metadata.get("databases", {})
-    if METADATA_DB_KEY in databases and name != METADATA_DB_KEY:
-        databases[name] = databases.pop(METADATA_DB_KEY)
-    # Links in descriptions point at /archive/...; make them point at this database.
-    if "description_html" in metadata:
-        metadata["description_html"] = metadata["description_html"].replace(
-            f"/{METADATA_DB_KEY}/", f"/{name}/"
-        )
-    return metadata
+    return _rename_database(metadata, name) if name != METADATA_DB_KEY else metadata
+
+
+def _rename_database(value, name: str, key: str | None = None):
+    if isinstance(value, dict):
+        return {
+            (name if k == METADATA_DB_KEY and key == "databases" else k): _rename_database(v, name, k)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_rename_database(v, name, key) for v in value]
+    if isinstance(value, str):
+        if key == "db" and value == METADATA_DB_KEY:
+            return name
+        if key in ("description_html", "description"):
+            return value.replace(f"/{METADATA_DB_KEY}/", f"/{name}/")
+    return value
 
 
 def datasette_app(db_path: str | Path):
     """A Datasette instance for the archive (used by tests and by `serve`)."""
     from datasette.app import Datasette
 
-    return Datasette([str(db_path)], metadata=load_metadata(db_path), settings=SETTINGS)
+    return Datasette([str(db_path)], metadata=load_metadata(db_path), settings=SETTINGS,
+                     template_dir=str(TEMPLATES))
 
 
 def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
@@ -59,7 +73,8 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> Non
         raise FileNotFoundError(f"archive {db_path} does not exist; run a crawl or `mediawatch demo` first")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
         json.dump(load_metadata(db_path), handle)
-    args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port)]
+    args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port),
+            "--template-dir", str(TEMPLATES)]
     for key, value in SETTINGS.items():
         args += ["--setting", key, str(value)]
     datasette_serve.main(args=args, prog_name="mediawatch serve", standalone_mode=True)

@@ -128,7 +128,10 @@ CREATE INDEX IF NOT EXISTS frontier_todo ON frontier(outlet_id, date, id) WHERE 
 
 # Columns added after a table was first released: (table, column, declaration). Existing
 # archives get them on open; new ones too, so _SCHEMA above never needs editing for them.
-_ADDED_COLUMNS: list[tuple[str, str, str]] = []
+_ADDED_COLUMNS: list[tuple[str, str, str]] = [
+    # For browsing by month (a facet); computed, so it costs no storage.
+    ("articles", "published_month", "TEXT GENERATED ALWAYS AS (substr(published, 1, 7)) VIRTUAL"),
+]
 
 # The fields an extraction record contributes to an article row; lists are stored as JSON.
 _ARTICLE_FIELDS = (
@@ -208,7 +211,7 @@ class Archive:
                 if statement.strip():
                     conn.execute(statement)
             for table, column, declaration in _ADDED_COLUMNS:
-                existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
                 if column not in existing:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             if "articles_fts" not in self.db.table_names():
