@@ -36,6 +36,7 @@ class ArchivePipeline:
         self.pool = None
         self.fatal: str | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -98,6 +99,22 @@ class ArchivePipeline:
             self.archive.record_error(
                 self.run_id, outlet.id, page.url, "no_text", "no article text could be extracted"
             )
+
+    def request_dropped(self, request, spider=None):
+        """A redirect back to a URL of its own redirect chain is a loop; say so.
+
+        (The scheduler's duplicate filter drops it silently, so no errback runs.)
+        """
+        redirects = request.meta.get("redirect_urls")
+        # A redirect to another article fetched in this run is a duplicate, not an error.
+        if not redirects or request.url not in redirects or "url_key" not in request.meta or self.archive is None:
+            return
+        message = f"redirect loop: {' -> '.join([*redirects, request.url])}"
+        try:
+            self.archive.record_error(self.run_id, self.crawler.spider.outlet.id, redirects[0], "redirect_loop", message)
+            self.frontier.mark_failed(request.meta["url_key"], "redirect_loop", message)
+        except ArchiveError as exc:
+            logger.error("%s", exc)
 
     def close_spider(self, spider=None):
         if self.pool is not None:
