@@ -28,9 +28,16 @@ def metadata_path() -> Path:
     raise FileNotFoundError("datasette-metadata.yml not found next to the mediawatch package")
 
 
-def load_metadata(db_path: str | Path) -> dict:
-    """The project's metadata with its database section keyed by this archive's name."""
+def load_metadata(db_path: str | Path, allow_sql: bool = False) -> dict:
+    """The project's metadata with its database section keyed by this archive's name.
+
+    Arbitrary SQL is refused (``allow_sql: false`` in the metadata) unless `allow_sql`:
+    canned queries, tables and search still work, but nobody can run an expensive or
+    data-dumping query of their own on a public instance.
+    """
     metadata = yaml.safe_load(metadata_path().read_text(encoding="utf-8"))
+    if allow_sql:
+        metadata.pop("allow_sql", None)
     name = Path(db_path).stem
     databases = metadata.get("databases", {})
     if METADATA_DB_KEY in databases and name != METADATA_DB_KEY:
@@ -43,14 +50,14 @@ def load_metadata(db_path: str | Path) -> dict:
     return metadata
 
 
-def datasette_app(db_path: str | Path):
+def datasette_app(db_path: str | Path, allow_sql: bool = False):
     """A Datasette instance for the archive (used by tests and by `serve`)."""
     from datasette.app import Datasette
 
-    return Datasette([str(db_path)], metadata=load_metadata(db_path), settings=SETTINGS)
+    return Datasette([str(db_path)], metadata=load_metadata(db_path, allow_sql), settings=SETTINGS)
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, allow_sql: bool = False) -> None:
     """Run Datasette in the foreground until interrupted."""
     from datasette.cli import serve as datasette_serve
 
@@ -58,7 +65,7 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> Non
     if not db_path.is_file():
         raise FileNotFoundError(f"archive {db_path} does not exist; run a crawl or `mediawatch demo` first")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
-        json.dump(load_metadata(db_path), handle)
+        json.dump(load_metadata(db_path, allow_sql), handle)
     args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port)]
     for key, value in SETTINGS.items():
         args += ["--setting", key, str(value)]

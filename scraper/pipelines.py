@@ -19,6 +19,9 @@ from scraper.urls import url_key
 
 logger = logging.getLogger(__name__)
 
+# Set (to the error message) when the archive refused a write and the crawl was stopped.
+ARCHIVE_ERROR_STAT = "mediawatch/archive_error"
+
 _STATUS_BY_CLOSE_REASON = {
     "finished": "ok",
     "shutdown": "interrupted",
@@ -68,6 +71,7 @@ class ArchivePipeline:
             # The archive cannot take writes (disk full, read-only, locked for too long): stop
             # the crawl instead of fetching pages that cannot be kept.
             self.fatal = str(exc)
+            self.crawler.stats.set_value(ARCHIVE_ERROR_STAT, self.fatal)
             logger.error("%s; stopping the crawl", exc)
             self.crawler.engine.close_spider(spider, "archive_error")
         return item
