@@ -336,7 +336,7 @@ def resume(obj: Context, outlet_id, jobs):
 @click.argument("dest", type=click.Path(dir_okay=False))
 @click.pass_obj
 def backup(obj: Context, dest):
-    """Copy the archive to DEST consistently, even while crawls write to it.
+    """Copy the archive consistently to DEST, even mid-crawl.
 
     Uses SQLite's online backup: the copy is one snapshot of the archive, checked with
     PRAGMA integrity_check, and replaces DEST only once complete.
