@@ -26,3 +26,31 @@ def render_cell(row, value, column, table, database, datasette):
     if column == "original" and isinstance(value, str) and value.startswith(("http://", "https://")):
         return Markup(f'<a href="{escape(value)}" rel="noopener noreferrer nofollow">original</a>')
     return None
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/dashboard$", dashboard)]
+
+
+@hookimpl
+def menu_links(datasette, actor):
+    return [{"href": datasette.urls.path("/-/dashboard"), "label": "Dashboard"}]
+
+
+async def dashboard(request, datasette):
+    """The overview page: charts drawn in the browser from canned-query JSON.
+
+    Canned queries run without the execute-sql permission, so the dashboard works on an
+    archive served with arbitrary SQL turned off (the default).
+    """
+    from datasette.utils.asgi import Response
+
+    config = (datasette.plugin_config("mediawatch") or {}).get("dashboard") or {}
+    database = datasette.get_database().name
+    filters = {key: request.args.get(key, "") for key in ("date_start", "date_end")}
+    return Response.html(await datasette.render_template(
+        "mediawatch_dashboard.html",
+        {"config": config, "database": database, "filters": filters},
+        request=request,
+    ))

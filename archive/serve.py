@@ -31,11 +31,18 @@ def metadata_path() -> Path:
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def load_metadata(db_path: str | Path) -> dict:
+def load_metadata(db_path: str | Path, allow_sql: bool = False) -> dict:
     """The project's metadata, with every reference to the `archive` database pointed at
     this archive's real name (its file stem): the database section, dashboard charts' `db`,
-    and /archive/ links in descriptions."""
+    and /archive/ links in descriptions.
+
+    Arbitrary SQL is refused (``allow_sql: false`` in the metadata) unless `allow_sql`:
+    canned queries, tables and search still work, but nobody can run an expensive or
+    data-dumping query of their own on a public instance.
+    """
     metadata = yaml.safe_load(metadata_path().read_text(encoding="utf-8"))
+    if allow_sql:
+        metadata.pop("allow_sql", None)
     name = Path(db_path).stem
     return _rename_database(metadata, name) if name != METADATA_DB_KEY else metadata
 
@@ -56,15 +63,15 @@ def _rename_database(value, name: str, key: str | None = None):
     return value
 
 
-def datasette_app(db_path: str | Path):
+def datasette_app(db_path: str | Path, allow_sql: bool = False):
     """A Datasette instance for the archive (used by tests and by `serve`)."""
     from datasette.app import Datasette
 
-    return Datasette([str(db_path)], metadata=load_metadata(db_path), settings=SETTINGS,
+    return Datasette([str(db_path)], metadata=load_metadata(db_path, allow_sql), settings=SETTINGS,
                      template_dir=str(TEMPLATES))
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, allow_sql: bool = False) -> None:
     """Run Datasette in the foreground until interrupted."""
     from datasette.cli import serve as datasette_serve
 
@@ -72,7 +79,7 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> Non
     if not db_path.is_file():
         raise FileNotFoundError(f"archive {db_path} does not exist; run a crawl or `mediawatch demo` first")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
-        json.dump(load_metadata(db_path), handle)
+        json.dump(load_metadata(db_path, allow_sql), handle)
     args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port),
             "--template-dir", str(TEMPLATES)]
     for key, value in SETTINGS.items():

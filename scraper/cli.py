@@ -127,15 +127,17 @@ def outlets(obj: Context):
 @click.argument("db_path", required=False, type=click.Path(dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, help="Port to listen on.")
+@click.option("--allow-sql", is_flag=True,
+              help="Let visitors run their own SQL queries (off by default; only on a trusted network).")
 @click.pass_obj
-def serve(obj: Context, db_path, host, port):
+def serve(obj: Context, db_path, host, port, allow_sql):
     """Browse and search the archive in Datasette (read-only)."""
     from archive.serve import serve as serve_archive
 
     path = Path(db_path) if db_path else obj.db
     click.echo(f"Serving {path} at http://{host}:{port}/ (Ctrl+C to stop)")
     try:
-        serve_archive(path, host=host, port=port)
+        serve_archive(path, host=host, port=port, allow_sql=allow_sql)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -328,6 +330,25 @@ def pause(obj: Context, outlet_id, jobs):
 def resume(obj: Context, outlet_id, jobs):
     """Resume an outlet's scheduled crawls."""
     _set_paused(obj, outlet_id, jobs, False)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.pass_obj
+def backup(obj: Context, dest):
+    """Copy the archive consistently to DEST, even mid-crawl.
+
+    Uses SQLite's online backup: the copy is one snapshot of the archive, checked with
+    PRAGMA integrity_check, and replaces DEST only once complete.
+    """
+    from archive.backup import BackupError, backup_archive
+
+    try:
+        result = backup_archive(obj.db, Path(dest))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up {obj.db} to {dest}: {result.articles} articles, {result.size / 1e6:.1f} MB, "
+               f"integrity ok, {result.seconds:.1f}s")
 
 
 def main() -> None:

@@ -38,6 +38,8 @@ DEFAULT_SCHEDULE = "*/30 * * * *"
 _OUTLET_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# Site operators must be able to reach whoever runs the crawler: a URL or an e-mail address.
+_CONTACT = re.compile(r"https?://[^\s)]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class ConfigError(ValueError):
@@ -64,6 +66,8 @@ class Politeness:
     concurrency: int = 2
     delay: float = 0.5
     obey_robots: bool = True
+    # Seconds before a request that has not completed is given up (and retried).
+    timeout: float = 30
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,11 @@ def load_registry(path: str | Path | None = None, strict: bool = True) -> Regist
     registry = Registry(path=path)
     if data.get("user_agent"):
         registry.user_agent = str(data["user_agent"])
+        if not _CONTACT.search(registry.user_agent):
+            raise ConfigError(
+                f"{path}: field 'user_agent': expected a User-Agent with a contact URL or e-mail"
+                f" address (e.g. 'mediawatch/0.1 (+https://example.org/contact)'), got {registry.user_agent!r}"
+            )
     problems: list[str] = []
     for index, entry in enumerate(data["outlets"]):
         checker = _EntryChecker(path, index, entry, families)
@@ -390,17 +399,19 @@ class _Getter:
     def politeness(self) -> Politeness:
         value = self.data.get("politeness") or {}
         if not isinstance(value, dict):
-            self._missing("politeness", "a mapping with concurrency, delay, obey_robots")
+            self._missing("politeness", "a mapping with concurrency, delay, obey_robots, timeout")
             return Politeness()
         try:
             result = Politeness(**value)
         except TypeError:
-            self._missing("politeness", "only the keys concurrency, delay, obey_robots")
+            self._missing("politeness", "only the keys concurrency, delay, obey_robots, timeout")
             return Politeness()
         if not isinstance(result.concurrency, int) or not 1 <= result.concurrency <= 32:
             self.checker._problem("politeness.concurrency", "an integer from 1 to 32", result.concurrency)
         if not isinstance(result.delay, (int, float)) or result.delay < 0:
             self.checker._problem("politeness.delay", "a number of seconds >= 0", result.delay)
+        if not isinstance(result.timeout, (int, float)) or not 0 < result.timeout <= 600:
+            self.checker._problem("politeness.timeout", "a number of seconds from 0 to 600", result.timeout)
         return result
 
 

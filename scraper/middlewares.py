@@ -1,10 +1,23 @@
-"""Downloader middleware that keeps the crawl incremental."""
+"""Downloader middlewares: keep the crawl incremental, and polite to servers in trouble."""
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import logging
+import time
+from urllib.parse import urlsplit
+
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
 from archive.store import Archive
+
+logger = logging.getLogger(__name__)
+
+
+class AlreadyArchived(IgnoreRequest):
+    """A request dropped on purpose because its article is archived or already requested."""
 
 
 class SkipArchivedMiddleware:
@@ -33,9 +46,130 @@ class SkipArchivedMiddleware:
             return None
         if key in self.requested:
             self.stats.inc_value("mediawatch/skipped_duplicate")
-            raise IgnoreRequest(f"article already requested in this run: {request.url}")
+            raise AlreadyArchived(f"article already requested in this run: {request.url}")
         if not self.refresh and self.archive.is_known(key):
             self.stats.inc_value("mediawatch/skipped_archived")
-            raise IgnoreRequest(f"already archived: {request.url}")
+            raise AlreadyArchived(f"already archived: {request.url}")
         self.requested.add(key)
         return None
+
+
+class StayOnSiteMiddleware:
+    """Refuse to follow an article's redirect off the outlet's allowed hosts.
+
+    Scrapy's own offsite filter drops such redirects silently (and not at all for requests
+    with dont_filter); here the request fails through its errback, so the redirect is recorded
+    in crawl_errors, and the other host is never contacted.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request, spider=None):
+        if "url_key" not in request.meta or not request.meta.get("redirect_urls"):
+            return None
+        outlet = getattr(self.crawler.spider, "outlet", None)
+        if outlet is not None and urlsplit(request.url).hostname not in outlet.allowed_hosts:
+            raise IgnoreRequest(
+                f"{request.meta['redirect_urls'][0]} redirected off the outlet's hosts to {request.url}"
+            )
+        return None
+
+
+class RetryAfterMiddleware:
+    """Wait before a 429 or 503 is retried: as long as Retry-After asks, within a bound.
+
+    Scrapy's RetryMiddleware retries those at once, which is what an overloaded server least
+    wants. This runs just before it (on the response side) and sleeps without blocking the
+    reactor; other hosts, and other requests to this host, carry on meanwhile. Without a
+    Retry-After header it backs off exponentially from MEDIAWATCH_BACKOFF_BASE seconds.
+    """
+
+    STATUSES = (429, 503)
+
+    def __init__(self, settings):
+        self.max_wait = settings.getfloat("MEDIAWATCH_RETRY_AFTER_MAX")
+        self.base = settings.getfloat("MEDIAWATCH_BACKOFF_BASE")
+        self.max_retries = settings.getint("RETRY_TIMES")
+        self.enabled = settings.getbool("RETRY_ENABLED")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings)
+
+    async def process_response(self, request, response, spider=None):
+        if not self.enabled or response.status not in self.STATUSES or request.meta.get("dont_retry"):
+            return response
+        retries = request.meta.get("retry_times", 0)
+        if retries >= request.meta.get("max_retry_times", self.max_retries):
+            return response  # RetryMiddleware gives up on it: no point waiting
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is None:
+            wait = self.base * 2 ** retries
+        wait = min(wait, self.max_wait)
+        if wait > 0:
+            logger.info("HTTP %s for %s: waiting %.1fs before retrying", response.status, request.url, wait)
+            await asyncio.sleep(wait)
+        return response
+
+
+def retry_after_seconds(value: bytes | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header value asks for (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class CrawlDelayMiddleware:
+    """Honour robots.txt Crawl-delay (Scrapy reads robots.txt but ignores it).
+
+    When a host's robots.txt is parsed, its Crawl-delay for our User-Agent (at most
+    MEDIAWATCH_CRAWL_DELAY_MAX seconds) becomes the host's download-slot delay, unless the
+    registry already asks for a longer one. Scrapy's slot then spaces requests to the host
+    by that delay, one at a time.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.max_delay = crawler.settings.getfloat("MEDIAWATCH_CRAWL_DELAY_MAX")
+        self.user_agent = crawler.settings.get("USER_AGENT")
+        self.delays: dict[str, float] = {}
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def robots_parsed(self, robotparser, request):
+        delay = robotparser.crawl_delay(self.user_agent)
+        if delay:
+            self.delays[urlsplit(request.url).netloc] = min(float(delay), self.max_delay)
+            self._apply(request)
+
+    def process_request(self, request, spider=None):
+        if self.delays:
+            self._apply(request)
+        return None
+
+    def _apply(self, request) -> None:
+        delay = self.delays.get(urlsplit(request.url).netloc)
+        if not delay:
+            return
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None and slot.delay < delay:
+            logger.info("robots.txt asks for %.1fs between requests to %s", delay, urlsplit(request.url).netloc)
+            slot.delay = delay

@@ -19,6 +19,9 @@ from scraper.urls import url_key
 
 logger = logging.getLogger(__name__)
 
+# Set (to the error message) when the archive refused a write and the crawl was stopped.
+ARCHIVE_ERROR_STAT = "mediawatch/archive_error"
+
 _STATUS_BY_CLOSE_REASON = {
     "finished": "ok",
     "shutdown": "interrupted",
@@ -36,6 +39,7 @@ class ArchivePipeline:
         self.pool = None
         self.fatal: str | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -67,6 +71,7 @@ class ArchivePipeline:
             # The archive cannot take writes (disk full, read-only, locked for too long): stop
             # the crawl instead of fetching pages that cannot be kept.
             self.fatal = str(exc)
+            self.crawler.stats.set_value(ARCHIVE_ERROR_STAT, self.fatal)
             logger.error("%s; stopping the crawl", exc)
             self.crawler.engine.close_spider(spider, "archive_error")
         return item
@@ -98,6 +103,22 @@ class ArchivePipeline:
             self.archive.record_error(
                 self.run_id, outlet.id, page.url, "no_text", "no article text could be extracted"
             )
+
+    def request_dropped(self, request, spider=None):
+        """A redirect back to a URL of its own redirect chain is a loop; say so.
+
+        (The scheduler's duplicate filter drops it silently, so no errback runs.)
+        """
+        redirects = request.meta.get("redirect_urls")
+        # A redirect to another article fetched in this run is a duplicate, not an error.
+        if not redirects or request.url not in redirects or "url_key" not in request.meta or self.archive is None:
+            return
+        message = f"redirect loop: {' -> '.join([*redirects, request.url])}"
+        try:
+            self.archive.record_error(self.run_id, self.crawler.spider.outlet.id, redirects[0], "redirect_loop", message)
+            self.frontier.mark_failed(request.meta["url_key"], "redirect_loop", message)
+        except ArchiveError as exc:
+            logger.error("%s", exc)
 
     def close_spider(self, spider=None):
         if self.pool is not None:

@@ -23,7 +23,17 @@ BASE_SETTINGS = {
     "DEPTH_LIMIT": 0,
     "LOG_LEVEL": "INFO",
     "ITEM_PIPELINES": {"scraper.pipelines.ArchivePipeline": 300},
-    "DOWNLOADER_MIDDLEWARES": {"scraper.middlewares.SkipArchivedMiddleware": 50},
+    "DOWNLOADER_MIDDLEWARES": {
+        "scraper.middlewares.SkipArchivedMiddleware": 50,
+        "scraper.middlewares.StayOnSiteMiddleware": 60,
+        # After RobotsTxtMiddleware (100), which parses robots.txt.
+        "scraper.middlewares.CrawlDelayMiddleware": 110,
+        # Just above RetryMiddleware (550): sees a 429/503 before it is retried.
+        "scraper.middlewares.RetryAfterMiddleware": 560,
+    },
+    "MEDIAWATCH_RETRY_AFTER_MAX": 60,
+    "MEDIAWATCH_BACKOFF_BASE": 1.0,
+    "MEDIAWATCH_CRAWL_DELAY_MAX": 30,
     "MEDIAWATCH_EXTRACT_WORKERS": 0,  # 0 = one per core
 }
 
@@ -38,6 +48,7 @@ def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, ref
         "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
         "DOWNLOAD_DELAY": outlet.politeness.delay,
+        "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
         "MEDIAWATCH_ARCHIVE": str(archive_path),
         "MEDIAWATCH_REFRESH": refresh,
         "LOG_LEVEL": log_level,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.linkextractors import LinkExtractor
@@ -35,7 +36,9 @@ from archive.frontier import Frontier, Selection
 from archive.store import Archive
 from scraper.config import Outlet, Source
 from scraper.discovery import DiscoveryError, Entry, feed_links, parse_feed, parse_sitemap
+from scraper.encoding import decode_page
 from scraper.items import CrawlProblem, FetchedPage
+from scraper.middlewares import AlreadyArchived
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -197,6 +200,7 @@ class OutletSpider(scrapy.Spider):
             yield self._problem(response.url, "not_html", f"article URL returned {content_type or 'no Content-Type'}",
                                 response.meta.get("url_key"))
             return
+        text, encoding = decode_page(response)
         yield FetchedPage(
             outlet_id=self.outlet.id,
             url=response.request.meta.get("redirect_urls", [response.url])[0],
@@ -204,9 +208,9 @@ class OutletSpider(scrapy.Spider):
             final_url=response.url,
             status=response.status,
             content_type=content_type,
-            encoding=response.encoding,
+            encoding=encoding,
             body=response.body,
-            text=response.text,
+            text=text,
             hints=response.meta.get("hints") or {},
         )
 
@@ -214,11 +218,12 @@ class OutletSpider(scrapy.Spider):
         meta = failure.request.meta
         if "discovery" in meta:
             self._discovery_finished()
-        # HttpError is an IgnoreRequest too, but a real failure.
-        if failure.check(IgnoreRequest) and not failure.check(HttpError) and "robots.txt" not in str(failure.value):
-            return  # skipped on purpose (already archived), not an error
+        if failure.check(AlreadyArchived):
+            return  # skipped on purpose, not an error
         kind, message = _classify(failure)
-        yield self._problem(failure.request.url, kind, message, meta.get("url_key"))
+        # After redirects, the URL at fault is the one that was asked for.
+        url = meta.get("redirect_urls", [failure.request.url])[0]
+        yield self._problem(url, kind, message, meta.get("url_key"))
 
     def closed(self, reason):
         if self.frontier is not None:
@@ -239,13 +244,28 @@ def _classify(failure) -> tuple[str, str]:
         status = error.response.status
         return f"http_{status}", f"HTTP {status} for {error.response.url}"
     if failure.check(IgnoreRequest):
-        return "robots_disallowed", str(error)
-    if failure.check(DNSLookupError):
+        # Scrapy drops requests with IgnoreRequest for several reasons; tell them apart.
+        message = str(error)
+        if "robots.txt" in message:
+            return "robots_disallowed", message
+        if "redirections" in message:
+            return "redirect_loop", f"too many redirects: {message}"
+        if "MAXSIZE" in message:
+            return "too_large", message
+        if "off the outlet" in message:
+            return "off_site_redirect", message
+        return "ignored", message or "request dropped"
+    if "MAXSIZE" in str(error) or "max size" in str(error):
+        # The download handler cancels a response whose Content-Length is over the limit.
+        return "too_large", str(error)
+    if failure.check(DNSLookupError, scrapy_errors.CannotResolveHostError):
         return "dns", f"host not found: {error}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(TimeoutError, TCPTimedOutError, scrapy_errors.DownloadTimeoutError):
         return "timeout", f"timed out: {error}"
-    if failure.check(ConnectionRefusedError):
+    if failure.check(ConnectionRefusedError, scrapy_errors.DownloadConnectionRefusedError):
         return "connection_refused", f"connection refused: {error}"
-    if failure.check(ResponseFailed, ResponseNeverReceived):
+    if failure.check(scrapy_errors.ResponseDataLossError):
+        return "truncated", f"response shorter than its Content-Length: {failure.request.url}"
+    if failure.check(ResponseFailed, ResponseNeverReceived, scrapy_errors.DownloadFailedError):
         return "connection_lost", f"connection lost or response cut short: {error}"
     return type(error).__name__.lower(), str(error) or type(error).__name__

@@ -451,8 +451,9 @@ def test_a_backfill_stopped_mid_run_resumes_without_gaps_or_duplicates(stop, tmp
                                                                         pangea_page):
     dates = article_dates(sitemaps, SMALL_HOST, SMALL_SITE)
     expected = in_window(dates, *WINDOW)
-    # Pages come slowly enough (at most 4 at a time, 0.1 s each) to stop the run in the middle.
-    mirror = mirror_factory(sitemaps, faults=[slow_articles(pangea_page, 0.1)])
+    # Pages come slowly enough (at most 4 at a time, 0.4 s each) to stop the run in the middle
+    # even when extraction is slow on a loaded machine.
+    mirror = mirror_factory(sitemaps, faults=[slow_articles(pangea_page, 0.4)])
     registry = write_registry(tmp_path, [SMALL_OUTLET], politeness={"concurrency": 4, "delay": 0})
     db = tmp_path / "archive.db"
     args = ["--outlets", str(registry), "--db", str(db), "backfill", SMALL_OUTLET,
