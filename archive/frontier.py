@@ -167,6 +167,19 @@ class Frontier:
             yield batch
             cursor = (batch[-1].date, batch[-1].id)
 
+    def unfetched_from(self, outlet_id: str, source: str) -> list[Queued]:
+        """URLs first found in `source` that are still to fetch (queued, or failed and retried).
+
+        A feed that answers 304 Not Modified lists nothing new, but what it listed before may
+        not have been stored yet (a run killed after reading it): those are fetched from here.
+        """
+        rows = self.archive.conn.execute(
+            f"SELECT id, url, url_key, date, title, published, language FROM frontier"
+            f" WHERE source = :source AND {_TODO} ORDER BY date DESC, id DESC",
+            {"source": source, "outlet": outlet_id, "max_attempts": MAX_ATTEMPTS, "low": "", "high": "\uffff"},
+        ).fetchall()
+        return [Queued(*row) for row in rows]
+
     def mark_failed(self, url_key: str, kind: str, message: str) -> None:
         """A fetch failed: count the attempt; 404/410 are not retried."""
         state = "gone" if kind in _GONE_KINDS else "failed"

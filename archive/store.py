@@ -124,6 +124,14 @@ CREATE TABLE IF NOT EXISTS frontier (
     fetched_at TEXT
 );
 CREATE INDEX IF NOT EXISTS frontier_todo ON frontier(outlet_id, date, id) WHERE state != 'done';
+-- HTTP validators of the feeds and sitemaps read, sent back as If-None-Match /
+-- If-Modified-Since so an unchanged source costs the server a 304 instead of a full body.
+CREATE TABLE IF NOT EXISTS source_validators (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    updated_at TEXT NOT NULL
+);
 """
 
 # Columns added after a table was first released: (table, column, declaration). Existing
@@ -238,6 +246,30 @@ class Archive:
             (url_key, url_key),
         ).fetchone()
         return bool(row[0])
+
+    # -- conditional requests ----------------------------------------------------------------
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) last seen for this source URL, or (None, None)."""
+        row = self.conn.execute(
+            "SELECT etag, last_modified FROM source_validators WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def remember_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        """Keep a source's validators; a response without any forgets the old ones."""
+        if not (etag or last_modified) and self.validators(url) == (None, None):
+            return
+        with self.write() as conn:
+            if etag or last_modified:
+                conn.execute(
+                    "INSERT INTO source_validators (url, etag, last_modified, updated_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
+                    " last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                    (url, etag, last_modified, utcnow()),
+                )
+            else:
+                conn.execute("DELETE FROM source_validators WHERE url = ?", (url,))
 
     # -- runs and errors ------------------------------------------------------------------
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import random
 import time
 from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.misc import load_object
 
 from archive.store import Archive
 
@@ -80,41 +82,74 @@ class StayOnSiteMiddleware:
         return None
 
 
-class RetryAfterMiddleware:
-    """Wait before a 429 or 503 is retried: as long as Retry-After asks, within a bound.
+class BackoffMiddleware:
+    """Wait before a transient failure is retried, instead of hammering a server in trouble.
 
-    Scrapy's RetryMiddleware retries those at once, which is what an overloaded server least
-    wants. This runs just before it (on the response side) and sleeps without blocking the
-    reactor; other hosts, and other requests to this host, carry on meanwhile. Without a
-    Retry-After header it backs off exponentially from MEDIAWATCH_BACKOFF_BASE seconds.
+    Scrapy's RetryMiddleware retries a 5xx, a 429, a timeout or a reset connection at once.
+    This runs just before it (on the response and exception side) and, when a retry is due,
+    sleeps without blocking the reactor (other hosts, and other requests to this host, carry
+    on meanwhile):
+
+    - for a 429 or 503 with Retry-After, as long as the server asks; one that asks for more
+      than MEDIAWATCH_RETRY_AFTER_MAX seconds is not retried in this run (the error records
+      the header), rather than knocked on again too early;
+    - otherwise exponentially: MEDIAWATCH_BACKOFF_BASE seconds, then twice that, ... plus up
+      to a quarter more at random (so requests that failed together do not retry together),
+      at most MEDIAWATCH_BACKOFF_MAX.
+
+    The number of retries stays RetryMiddleware's (RETRY_TIMES), so the wait is bounded.
     """
 
-    STATUSES = (429, 503)
+    THROTTLE_STATUSES = (429, 503)
 
     def __init__(self, settings):
-        self.max_wait = settings.getfloat("MEDIAWATCH_RETRY_AFTER_MAX")
-        self.base = settings.getfloat("MEDIAWATCH_BACKOFF_BASE")
-        self.max_retries = settings.getint("RETRY_TIMES")
         self.enabled = settings.getbool("RETRY_ENABLED")
+        self.max_retries = settings.getint("RETRY_TIMES")
+        self.retry_statuses = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
+        self.retry_exceptions = tuple(
+            load_object(name) if isinstance(name, str) else name for name in settings.getlist("RETRY_EXCEPTIONS")
+        )
+        self.base = settings.getfloat("MEDIAWATCH_BACKOFF_BASE")
+        self.max_backoff = settings.getfloat("MEDIAWATCH_BACKOFF_MAX")
+        self.max_retry_after = settings.getfloat("MEDIAWATCH_RETRY_AFTER_MAX")
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler.settings)
 
-    async def process_response(self, request, response, spider=None):
-        if not self.enabled or response.status not in self.STATUSES or request.meta.get("dont_retry"):
-            return response
+    def _will_retry(self, request) -> bool:
         retries = request.meta.get("retry_times", 0)
-        if retries >= request.meta.get("max_retry_times", self.max_retries):
-            return response  # RetryMiddleware gives up on it: no point waiting
-        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
-        if wait is None:
-            wait = self.base * 2 ** retries
-        wait = min(wait, self.max_wait)
-        if wait > 0:
-            logger.info("HTTP %s for %s: waiting %.1fs before retrying", response.status, request.url, wait)
-            await asyncio.sleep(wait)
+        return (self.enabled and not request.meta.get("dont_retry")
+                and retries < request.meta.get("max_retry_times", self.max_retries))
+
+    def _backoff(self, request) -> float:
+        wait = self.base * 2 ** request.meta.get("retry_times", 0)
+        return min(wait * random.uniform(1.0, 1.25), self.max_backoff)
+
+    async def process_response(self, request, response, spider=None):
+        if response.status not in self.retry_statuses or not self._will_retry(request):
+            return response
+        wait = None
+        if response.status in self.THROTTLE_STATUSES:
+            wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is not None and wait > self.max_retry_after:
+            logger.warning("HTTP %s for %s asks to wait %.0fs (over %.0fs): not retrying it in this run",
+                           response.status, request.url, wait, self.max_retry_after)
+            request.meta["dont_retry"] = True  # RetryMiddleware, next in line, lets it through
+            return response
+        await self._sleep(request, self._backoff(request) if wait is None else wait, f"HTTP {response.status}")
         return response
+
+    async def process_exception(self, request, exception, spider=None):
+        if isinstance(exception, self.retry_exceptions) and self._will_retry(request):
+            await self._sleep(request, self._backoff(request), type(exception).__name__)
+        return None  # RetryMiddleware makes the retry
+
+    @staticmethod
+    async def _sleep(request, seconds: float, reason: str) -> None:
+        if seconds > 0:
+            logger.info("%s for %s: waiting %.1fs before retrying", reason, request.url, seconds)
+            await asyncio.sleep(seconds)
 
 
 def retry_after_seconds(value: bytes | None, now: float | None = None) -> float | None:

@@ -15,6 +15,7 @@ and named misbehaviours (``faults``) on top.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import mimetypes
 import re
 import socket
@@ -23,6 +24,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -108,11 +110,36 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self.send_body(404, b"<html><body>Not found</body></html>", "text/html; charset=utf-8")
             return
         body = file.read_bytes()
+        modified = int(file.stat().st_mtime)
         requested_name = Path(unquote(path.split("?")[0])).name
         if file.suffix == ".gz" and not requested_name.endswith(".gz"):
             body = gzip.decompress(body)
             file = file.with_suffix("")
-        self.send_body(200, body, _content_type(file, body))
+        # Validators like a real web server's, and 304 for a conditional request that matches.
+        validators = {"ETag": f'"{hashlib.sha1(body).hexdigest()[:16]}"',
+                      "Last-Modified": formatdate(modified, usegmt=True)}
+        if self.not_modified(validators):
+            self.send_response(304)
+            for name, value in validators.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        self.send_body(200, body, _content_type(file, body), validators)
+
+    def not_modified(self, validators: dict) -> bool:
+        """RFC 9110: If-None-Match decides when present; else If-Modified-Since."""
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return "*" in tags or validators["ETag"] in tags
+        if_modified_since = self.headers.get("If-Modified-Since")
+        if if_modified_since:
+            try:
+                since = parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError):
+                return False
+            return parsedate_to_datetime(validators["Last-Modified"]) <= since
+        return False
 
     def target(self) -> tuple[str, str]:
         """(host, path-with-query) of this request, whether proxied or direct."""

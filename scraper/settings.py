@@ -28,11 +28,12 @@ BASE_SETTINGS = {
         "scraper.middlewares.StayOnSiteMiddleware": 60,
         # After RobotsTxtMiddleware (100), which parses robots.txt.
         "scraper.middlewares.CrawlDelayMiddleware": 110,
-        # Just above RetryMiddleware (550): sees a 429/503 before it is retried.
-        "scraper.middlewares.RetryAfterMiddleware": 560,
+        # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
+        "scraper.middlewares.BackoffMiddleware": 560,
     },
     "MEDIAWATCH_RETRY_AFTER_MAX": 60,
     "MEDIAWATCH_BACKOFF_BASE": 1.0,
+    "MEDIAWATCH_BACKOFF_MAX": 30,
     "MEDIAWATCH_CRAWL_DELAY_MAX": 30,
     "MEDIAWATCH_EXTRACT_WORKERS": 0,  # 0 = one per core
 }

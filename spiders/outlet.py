@@ -41,6 +41,9 @@ from scraper.items import CrawlProblem, FetchedPage
 from scraper.middlewares import AlreadyArchived
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Sources read with conditional requests. Not sitemap indexes: an index can stay the same
+# while a child sitemap it lists changes, so a 304 for it would hide new articles.
+_CONDITIONAL_KINDS = ("feed", "sitemap", "news_sitemap")
 
 
 def _discovery_callback(parse):
@@ -117,11 +120,22 @@ class OutletSpider(scrapy.Spider):
             "sitemap_index": self.parse_sitemap,
             "start_page": self.parse_start_page,
         }
+        meta = {"source": source, "depth_left": depth, "discovery": kind}
+        headers = {}
+        if kind in _CONDITIONAL_KINDS:
+            # A feed or sitemap unchanged since the last run costs a 304, not a full body.
+            etag, last_modified = self.frontier.archive.validators(url)
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            meta["handle_httpstatus_list"] = [304]
         return scrapy.Request(
             url,
             callback=callbacks[kind],
             errback=self.on_error,
-            meta={"source": source, "depth_left": depth, "discovery": kind},
+            headers=headers,
+            meta=meta,
             # Sources are re-read on every run; the dupefilter is for article URLs.
             dont_filter=True,
             priority=10,
@@ -133,8 +147,35 @@ class OutletSpider(scrapy.Spider):
             waiting, self._discovered = self._discovered, None
             waiting.callback(None)
 
+    def _not_modified(self, response):
+        """304 for a feed or sitemap: nothing new in it, not an error.
+
+        What it listed before and is still unfetched (a previous run was killed or failed
+        before storing it) is requested again, so a 304 never hides an article.
+        """
+        self.crawler.stats.inc_value("mediawatch/sources_not_modified")
+        if self.mode == "backfill":
+            return  # a backfill fetches from the frontier anyway
+        for row in self.frontier.unfetched_from(self.outlet.id, response.url):
+            yield scrapy.Request(row.url, callback=self.parse_article, errback=self.on_error,
+                                 meta={"url_key": row.url_key, "hints": row.hints()})
+
+    def _remember_validators(self, response) -> None:
+        """Called once everything the source listed is recorded in the frontier (never before:
+        a run killed in between must read the source in full next time)."""
+        if response.meta.get("discovery") in _CONDITIONAL_KINDS:
+            header = response.headers.get
+            self.frontier.archive.remember_validators(
+                response.meta.get("redirect_urls", [response.url])[0],  # the URL requests ask for
+                (header(b"ETag") or b"").decode("latin-1") or None,
+                (header(b"Last-Modified") or b"").decode("latin-1") or None,
+            )
+
     @_discovery_callback
     def parse_sitemap(self, response):
+        if response.status == 304:
+            yield from self._not_modified(response)
+            return
         try:
             kind, entries = parse_sitemap(response.body)
         except DiscoveryError as exc:
@@ -147,15 +188,20 @@ class OutletSpider(scrapy.Spider):
                     yield self._source_request(child.url, source, "sitemap", 0)
             return
         yield from self._articles(entries, response.url)
+        self._remember_validators(response)
 
     @_discovery_callback
     def parse_feed(self, response):
+        if response.status == 304:
+            yield from self._not_modified(response)
+            return
         try:
             entries = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
             yield self._problem(response.url, "bad_feed", str(exc))
             return
         yield from self._articles(entries, response.url)
+        self._remember_validators(response)
 
     @_discovery_callback
     def parse_start_page(self, response):
@@ -242,7 +288,9 @@ def _classify(failure) -> tuple[str, str]:
     error = failure.value
     if failure.check(HttpError):  # before IgnoreRequest, its base class
         status = error.response.status
-        return f"http_{status}", f"HTTP {status} for {error.response.url}"
+        retry_after = error.response.headers.get(b"Retry-After")
+        asked = f" (Retry-After: {retry_after.decode('latin-1')})" if retry_after else ""
+        return f"http_{status}", f"HTTP {status} for {error.response.url}{asked}"
     if failure.check(IgnoreRequest):
         # Scrapy drops requests with IgnoreRequest for several reasons; tell them apart.
         message = str(error)
