@@ -124,13 +124,16 @@ CREATE TABLE IF NOT EXISTS frontier (
     fetched_at TEXT
 );
 CREATE INDEX IF NOT EXISTS frontier_todo ON frontier(outlet_id, date, id) WHERE state != 'done';
--- HTTP validators of the feeds and sitemaps read, sent back as If-None-Match /
+-- HTTP validators of the feeds and sitemaps each outlet read, sent back as If-None-Match /
 -- If-Modified-Since so an unchanged source costs the server a 304 instead of a full body.
+-- Per outlet: two outlets sharing a feed each read it in full once.
 CREATE TABLE IF NOT EXISTS source_validators (
-    url TEXT PRIMARY KEY,
+    outlet_id TEXT NOT NULL,
+    url TEXT NOT NULL,
     etag TEXT,
     last_modified TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (outlet_id, url)
 );
 """
 
@@ -249,27 +252,27 @@ class Archive:
 
     # -- conditional requests ----------------------------------------------------------------
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        """(ETag, Last-Modified) last seen for this source URL, or (None, None)."""
+    def validators(self, outlet_id: str, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) the outlet last saw for this source URL, or (None, None)."""
         row = self.conn.execute(
-            "SELECT etag, last_modified FROM source_validators WHERE url = ?", (url,)
+            "SELECT etag, last_modified FROM source_validators WHERE outlet_id = ? AND url = ?", (outlet_id, url)
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def remember_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def remember_validators(self, outlet_id: str, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a source's validators; a response without any forgets the old ones."""
-        if not (etag or last_modified) and self.validators(url) == (None, None):
+        if not (etag or last_modified) and self.validators(outlet_id, url) == (None, None):
             return
         with self.write() as conn:
             if etag or last_modified:
                 conn.execute(
-                    "INSERT INTO source_validators (url, etag, last_modified, updated_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
+                    "INSERT INTO source_validators (outlet_id, url, etag, last_modified, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(outlet_id, url) DO UPDATE SET etag = excluded.etag,"
                     " last_modified = excluded.last_modified, updated_at = excluded.updated_at",
-                    (url, etag, last_modified, utcnow()),
+                    (outlet_id, url, etag, last_modified, utcnow()),
                 )
             else:
-                conn.execute("DELETE FROM source_validators WHERE url = ?", (url,))
+                conn.execute("DELETE FROM source_validators WHERE outlet_id = ? AND url = ?", (outlet_id, url))
 
     # -- runs and errors ------------------------------------------------------------------
 

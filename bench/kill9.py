@@ -2,14 +2,16 @@
 
 A generated feed lists N article URLs; the local mirror serves one real bundled page under
 every one of them. Each round starts the real `mediawatch crawl` in a child process, lets it
-run a random while, and SIGKILLs it (no handler runs, no transaction is finished). A last
-run completes the crawl. Then the archive must hold every page exactly once, with the
-full-text index in sync and SQLite's integrity check passing.
+get a random way into the crawl, and SIGKILLs it (no handler runs, no transaction is
+finished). A last run completes the crawl. Then the archive must hold every page exactly once,
+with the full-text index in sync (row count, a MATCH, FTS5's integrity-check) and SQLite's
+integrity check passing. The feed carries an ETag, so from the second run on it answers
+304 Not Modified: what a killed run recorded but never stored must still be fetched.
 
     python bench/kill9.py                       # 10 rounds over 500 pages
     python bench/kill9.py --rounds 20 --pages 1000 --seed 7
 
-tests/test_reliability.py runs the same harness with 3 rounds.
+tests/test_reliability.py runs the same harness with 4 rounds over 300 pages.
 """
 
 from __future__ import annotations
@@ -52,8 +54,13 @@ class KillReport:
     raw_pages: int = 0
     fts_rows: int = 0
     fts_matches: int = 0
+    fts_integrity: str = ""
     integrity: str = ""
     runs_interrupted: int = 0
+    # Sum of every run's articles_new: a page counted new twice was stored twice.
+    counted_new: int = 0
+    # Article URLs the mirror served more than once (only pages in flight at a kill may be).
+    fetched_twice: int = 0
     final_status: str = ""
     seconds: float = 0.0
 
@@ -63,16 +70,19 @@ class KillReport:
 
     @property
     def duplicated(self) -> int:
-        return self.articles - self.distinct_urls
+        return max(self.articles - self.distinct_urls, self.raw_pages - self.distinct_urls,
+                   self.counted_new - self.distinct_urls, self.fts_rows - self.distinct_urls)
 
     def summary(self) -> str:
         return (
             f"{self.rounds} rounds ({self.killed} killed with SIGKILL) over {self.pages} pages (killed after "
-            f"{', '.join(f'{s:.1f}s' for s in self.killed_after)}; articles stored at each kill: "
+            f"{', '.join(f'{s:.1f}s' for s in self.killed_after)}; articles stored after each round: "
             f"{', '.join(map(str, self.stored_when_killed))}); final run {self.final_status}: "
             f"{self.articles} articles, {self.lost} lost, {self.duplicated} duplicated, "
-            f"{self.raw_pages} raw pages, FTS {self.fts_rows} rows / {self.fts_matches} matches, "
+            f"{self.raw_pages} raw pages, FTS {self.fts_rows} rows / {self.fts_matches} matches "
+            f"(FTS integrity-check {self.fts_integrity}), "
             f"integrity_check {self.integrity}, {self.runs_interrupted} runs marked interrupted, "
+            f"{self.fetched_twice} pages fetched twice (in flight at a kill), "
             f"{self.seconds:.1f}s in all"
         )
 
@@ -130,9 +140,34 @@ def count_articles(db: Path) -> int:
         return 0
 
 
-def kill_rounds(workdir: Path, rounds: int, pages: int, seed: int = 0,
-                kill_window: tuple[float, float] = (1.5, 5.0)) -> KillReport:
-    """Run the whole experiment in `workdir` and report what the archive holds."""
+def _run_started(db: Path, pid: int) -> bool:
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT EXISTS(SELECT 1 FROM crawl_runs WHERE pid = ?)", (pid,)).fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
+
+
+def _wait_for(child: subprocess.Popen, condition, timeout: float) -> bool:
+    """Poll `condition` until it holds (True) or the child ends or time runs out (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def kill_rounds(workdir: Path, rounds: int, pages: int, seed: int = 0) -> KillReport:
+    """Run the whole experiment in `workdir` and report what the archive holds.
+
+    Kills are placed by the crawl's progress, not the clock, so they land mid-crawl however
+    loaded the machine is: a quarter of them while the run is starting and reading its feed
+    (up to 1 s after its crawl_runs row appears), the rest once a random share of the pages
+    left has been stored, plus a random fraction of a second (between commits, or inside one).
+    """
     rng = random.Random(seed)
     started = time.monotonic()
     site_root, registry = build_site(workdir, pages)
@@ -142,20 +177,28 @@ def kill_rounds(workdir: Path, rounds: int, pages: int, seed: int = 0,
     try:
         env = child_env(mirror)
         for _ in range(rounds):
+            stored = count_articles(db)
             child = subprocess.Popen(crawl_command(registry, db), env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-            wait = rng.uniform(*kill_window)
-            try:
-                child.wait(timeout=wait)  # finished before the kill: the round is a plain run
-            except subprocess.TimeoutExpired:
+            round_started = time.monotonic()
+            reached = _wait_for(child, lambda: _run_started(db, child.pid), 120)
+            if reached and rng.random() < 0.25:
+                time.sleep(rng.uniform(0, 1.0))
+            elif reached:
+                target = stored + max(1, int(rng.uniform(0.05, 0.6) * (pages - stored)))
+                _wait_for(child, lambda: count_articles(db) >= target, 300)
+                time.sleep(rng.uniform(0, 0.3))
+            if child.poll() is None:
                 child.send_signal(signal.SIGKILL)
-                child.wait()
                 report.killed += 1
-            report.killed_after.append(wait)
+            child.wait()
+            report.killed_after.append(time.monotonic() - round_started)
             report.stored_when_killed.append(count_articles(db))
         final = subprocess.run(crawl_command(registry, db), env=env, capture_output=True, text=True, timeout=600)
         if final.returncode != 0:
             raise RuntimeError(f"the final crawl failed:\n{final.stdout}\n{final.stderr[-3000:]}")
+        report.fetched_twice = sum(1 for (host, path, *fault), hits in mirror.hits.items()
+                                   if host == HOST and path.startswith("/a/") and not fault and hits > 1)
     finally:
         mirror.stop()
     with sqlite3.connect(db) as conn:
@@ -163,8 +206,15 @@ def kill_rounds(workdir: Path, rounds: int, pages: int, seed: int = 0,
         report.articles = one("SELECT count(*) FROM articles")
         report.distinct_urls = one(f"SELECT count(DISTINCT url) FROM articles WHERE url LIKE 'http://{HOST}/a/%'")
         report.raw_pages = one("SELECT count(*) FROM raw_pages")
+        report.counted_new = one("SELECT sum(articles_new) FROM crawl_runs")
         report.fts_rows = one("SELECT count(*) FROM articles_fts")
         report.fts_matches = one(f"SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '{SEARCH_WORD}'")
+        # FTS5's own check that the index matches the articles table it indexes.
+        try:
+            conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')")
+            report.fts_integrity = "ok"
+        except sqlite3.Error as exc:
+            report.fts_integrity = str(exc)
         report.integrity = one("PRAGMA integrity_check")
         report.runs_interrupted = one("SELECT count(*) FROM crawl_runs WHERE status = 'interrupted'")
         report.final_status = one("SELECT status FROM crawl_runs ORDER BY id DESC LIMIT 1")
@@ -181,7 +231,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mediawatch-kill9-") as folder:
         report = kill_rounds(Path(folder), args.rounds, args.pages, args.seed)
     print(report.summary())
-    ok = report.lost == 0 and report.duplicated == 0 and report.integrity == "ok" and report.fts_rows == report.articles
+    ok = (report.lost == 0 and report.duplicated == 0 and report.integrity == "ok" and report.fts_integrity == "ok"
+          and report.fts_rows == report.fts_matches == report.articles)
     sys.exit(0 if ok else 1)
 
 

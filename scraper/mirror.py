@@ -20,6 +20,7 @@ import mimetypes
 import re
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -189,6 +190,12 @@ class MirrorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-request (a crawler killed or timing out) is routine here.
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def record(self, host: str, path: str) -> None:
         with self._lock:

@@ -7,9 +7,16 @@ from scraper.config import Outlet, Registry
 BASE_SETTINGS = {
     "BOT_NAME": "mediawatch",
     "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
-    # No remote consoles of any kind on an unattended crawler.
+    # No remote consoles of any kind on an unattended crawler: neither the telnet console nor
+    # Scrapy 2.19's RemoteControl (on by default: an HTTP server on localhost that runs any
+    # Python code sent with a token it writes to ~/.local/state/scrapy/job_files).
     "TELNETCONSOLE_ENABLED": False,
-    "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None, "scraper.progress.BackfillProgress": 500},
+    "REMOTE_CONTROL_ENABLED": False,
+    "EXTENSIONS": {
+        "scrapy.extensions.telnet.TelnetConsole": None,
+        "scrapy.extensions.remote_control.RemoteControl": None,
+        "scraper.progress.BackfillProgress": 500,
+    },
     "COOKIES_ENABLED": False,
     "DOWNLOAD_TIMEOUT": 30,
     "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,

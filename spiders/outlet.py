@@ -124,7 +124,7 @@ class OutletSpider(scrapy.Spider):
         headers = {}
         if kind in _CONDITIONAL_KINDS:
             # A feed or sitemap unchanged since the last run costs a 304, not a full body.
-            etag, last_modified = self.frontier.archive.validators(url)
+            etag, last_modified = self.frontier.archive.validators(self.outlet.id, url)
             if etag:
                 headers["If-None-Match"] = etag
             if last_modified:
@@ -166,6 +166,7 @@ class OutletSpider(scrapy.Spider):
         if response.meta.get("discovery") in _CONDITIONAL_KINDS:
             header = response.headers.get
             self.frontier.archive.remember_validators(
+                self.outlet.id,
                 response.meta.get("redirect_urls", [response.url])[0],  # the URL requests ask for
                 (header(b"ETag") or b"").decode("latin-1") or None,
                 (header(b"Last-Modified") or b"").decode("latin-1") or None,
