@@ -173,8 +173,8 @@ class CrawlDelayMiddleware:
 
     When a host's robots.txt is parsed, its Crawl-delay for our User-Agent (at most
     MEDIAWATCH_CRAWL_DELAY_MAX seconds) becomes the host's download-slot delay, unless the
-    registry already asks for a longer one. Scrapy's slot then spaces requests to the host
-    by that delay, one at a time.
+    registry already asks for a longer one, without random jitter. Scrapy's slot then spaces
+    requests to the host by at least that delay, one at a time.
     """
 
     def __init__(self, crawler):
@@ -205,6 +205,9 @@ class CrawlDelayMiddleware:
             return
         downloader = self.crawler.engine.downloader
         slot = downloader.slots.get(downloader.get_slot_key(request))
-        if slot is not None and slot.delay < delay:
+        # Crawl-delay is a minimum: the slot's random jitter (RANDOMIZE_DOWNLOAD_DELAY waits
+        # from half to one and a half times the delay) must not take it below.
+        if slot is not None and slot.delay * (1 - slot.jitter) < delay:
             logger.info("robots.txt asks for %.1fs between requests to %s", delay, urlsplit(request.url).netloc)
-            slot.delay = delay
+            slot.delay = max(slot.delay, delay)
+            slot.jitter = 0
