@@ -72,6 +72,7 @@ RUSSIAN = russian_page_without_charset()
 CP1251 = RUSSIAN.encode("cp1251", errors="xmlcharrefreplace")
 KOI8 = RUSSIAN.encode("koi8_r", errors="xmlcharrefreplace")
 RETRY_TIMES: dict[str, list[float]] = {"/a/flaky-503.html": [], "/a/flaky-429.html": []}
+SLOW_TIMES: list[float] = []
 
 # path -> (fault, what the archive should show)
 FAULTS = {
@@ -83,7 +84,7 @@ FAULTS = {
                                        faults.fail_first(1, faults.status(429, {"Retry-After": "1"}))), "stored"),
     "/a/missing-404.html": (faults.status(404), "http_404"),
     "/a/gone-410.html": (faults.status(410), "http_410"),
-    "/a/slow.html": (faults.slow(TIMEOUT + 1.5), "timeout"),
+    "/a/slow.html": (faults.timed(SLOW_TIMES, faults.slow(TIMEOUT + 1.5)), "timeout"),
     "/a/reset.html": (faults.connection_reset, "connection_lost"),
     "/a/truncated.html": (faults.truncated, "truncated"),
     "/a/cp1251-declared.html": (faults.body(CP1251, "text/html; charset=windows-1251"), "russian"),
@@ -167,6 +168,13 @@ def test_retry_after_is_honoured(crawled):
     for path, times in RETRY_TIMES.items():
         assert len(times) == 2
         assert times[1] - times[0] >= 0.95, f"{path} was retried after {times[1] - times[0]:.2f}s, not 1s"
+
+
+def test_timeouts_are_retried_with_exponential_backoff(crawled):
+    # Each attempt times out after TIMEOUT s; the waits before the retries are 1 s, then 2 s.
+    gaps = [b - a for a, b in zip(SLOW_TIMES, SLOW_TIMES[1:])]
+    assert len(SLOW_TIMES) == 3
+    assert gaps[0] >= TIMEOUT + 0.95 and gaps[1] >= TIMEOUT + 1.95, gaps
 
 
 def test_pages_in_other_charsets_are_stored_as_correct_cyrillic(crawled):
