@@ -289,7 +289,7 @@ class Archive:
         """Store one fetched page and, if it held an article, the article.
 
         `page` has url_key, url, final_url, outlet_id, status, content_type, encoding, body
-        (bytes) and hints; `article` is an extraction record plus `url_key` and `url`
+        (bytes), hints and optionally html_zlib (the body already compressed by compress_page); `article` is an extraction record plus `url_key` and `url`
         (canonical). Returns 'new', 'updated', 'unchanged' or 'empty' (no article text).
         """
         now = utcnow()
@@ -317,7 +317,7 @@ class Archive:
         values = (
             page["url"], page.get("final_url"), page.get("outlet_id"), page.get("status"),
             page.get("content_type"), page.get("encoding"), now, len(body),
-            zlib.compress(body, 6), json.dumps(page.get("hints") or {}, ensure_ascii=False), run_id,
+            page.get("html_zlib") or compress_page(body), json.dumps(page.get("hints") or {}, ensure_ascii=False), run_id,
         )
         row = conn.execute("SELECT id FROM raw_pages WHERE url_key = ?", (page["url_key"],)).fetchone()
         if row:
@@ -373,6 +373,11 @@ def article_row(article: dict) -> dict:
         digest.update(str(row.get(name)).encode("utf-8", "surrogatepass") + b"\x00")
     row["content_hash"] = digest.hexdigest()
     return row
+
+
+def compress_page(body: bytes) -> bytes:
+    """The raw_pages.html_zlib form of a page body."""
+    return zlib.compress(body, 6)
 
 
 def normalise_published(value: str | None) -> str | None:
