@@ -346,7 +346,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--compare", type=int, default=50_000,
                         help="articles for the triggers-vs-rebuild comparison (0: skip it, use rebuild)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--keep", type=Path, help="build into (or reuse) this file and keep it")
+    parser.add_argument("--keep", type=Path,
+                        help="build into this file and keep it (figures in FILE.json); an existing one is reused")
     parser.add_argument("--no-doc", action="store_true", help="print, do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
 
@@ -363,10 +364,14 @@ def main(argv=None) -> dict:
                 (tmp / f"compare-{name}.db").unlink()
             strategy = min(comparison, key=lambda name: comparison[name]["seconds"])
         db = args.keep or tmp / "archive.db"
+        figures = db.with_name(db.name + ".json")  # a kept archive's build figures
         if args.keep and args.keep.exists():
-            built = None
+            saved = json.loads(figures.read_text()) if figures.exists() else {}
+            built, strategy, comparison = saved.get("build"), saved.get("strategy", strategy), saved.get("comparison", comparison)
         else:
             built = build(db, args.articles, strategy, outlets, pools)
+            if args.keep:
+                figures.write_text(json.dumps({"build": built, "strategy": strategy, "comparison": comparison}))
         sql = canned_sql()
         counts = matches(db)
         raw = time_raw(db, sql, args.repeats)

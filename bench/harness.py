@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from bench_common import REPO, corpus_dir
 
@@ -149,7 +150,9 @@ class TreeSampler:
 
     pid: int
     interval: float = 0.5
-    samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds, bytes)
+    # Called at each sample; its result is kept with it (e.g. pages stored so far).
+    probe: Callable[[], object] | None = None
+    samples: list[tuple[float, int, object]] = field(default_factory=list)  # (seconds, bytes, probe)
     root_cpu: float = 0.0  # CPU seconds of `pid` itself, as last seen before it exited
 
     def __post_init__(self):
@@ -163,7 +166,8 @@ class TreeSampler:
             rss = tree_rss(self.pid)
             self.root_cpu = max(self.root_cpu, cpu_seconds(self.pid))
             if rss:
-                self.samples.append((time.monotonic() - self._start, rss))
+                measured = self.probe() if self.probe else None
+                self.samples.append((time.monotonic() - self._start, rss, measured))
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
@@ -172,7 +176,7 @@ class TreeSampler:
 
     @property
     def peak(self) -> int:
-        return max((rss for _, rss in self.samples), default=0)
+        return max((rss for _, rss, _ in self.samples), default=0)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -208,8 +212,8 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def mediawatch(args: list[str], site: BenchSite, *,
-               interval: float = 0.5) -> tuple[float, TreeSampler, subprocess.CompletedProcess]:
+def mediawatch(args: list[str], site: BenchSite, *, interval: float = 0.5,
+               probe: Callable[[], object] | None = None) -> tuple[float, TreeSampler, subprocess.CompletedProcess]:
     """Run `python -m scraper.cli ARGS` through the site's proxy; (seconds, RSS samples, result)."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
     env.update(site.server.proxy_env())
@@ -218,7 +222,7 @@ def mediawatch(args: list[str], site: BenchSite, *,
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "scraper.cli", *args], env=env, cwd=REPO,
                                    stdout=subprocess.DEVNULL, stderr=err)
-        sampler = TreeSampler(process.pid, interval)
+        sampler = TreeSampler(process.pid, interval, probe)
         returncode = process.wait()
         elapsed = time.perf_counter() - started
         sampler.stop()
