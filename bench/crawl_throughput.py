@@ -156,7 +156,7 @@ process, fresh archive, {cores} extraction workers.
 
 Target (b) ≥ {TARGET} × (a): measured **{ratio:.2f}** in wall time on the shared machine. Without the other
 load, {cores} cores would give (b) {cores} × 1000 / {crawl_cpu:.1f} = {cores * 1000 / crawl_cpu:.1f} pages/s against (a)
-1000 / {plain_cpu:.1f} = {1000 / plain_cpu:.1f} pages/s: **{cpu_ratio:.2f} ×** from CPU time, which the load does not skew.
+1000 / {plain_cpu:.1f} = {1000 / plain_cpu:.1f} pages/s: **{cpu_ratio:.2f} ×** from CPU time (less skewed by the load than wall time, not immune to it).
 With `extract_article` on trafilatura's `fast=True` (the what-if row), the crawl would cost about
 {fast_crawl_cpu:.1f} ms of CPU a page: {cores * plain_cpu / fast_crawl_cpu:.2f} ×.
 
