@@ -14,6 +14,7 @@ import gzip
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ class BenchSite:
 
     def __exit__(self, *exc) -> None:
         self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def outlets_yaml(self, path: Path) -> Path:
         """A registry with the one bench outlet, crawled as fast as the machine allows."""
