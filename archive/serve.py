@@ -14,7 +14,8 @@ METADATA_DB_KEY = "archive"
 SETTINGS = {
     "truncate_cells_html": 300,
     "sql_time_limit_ms": 3000,
-    "facet_time_limit_ms": 1000,
+    "facet_time_limit_ms": 300,
+    "suggest_facets": False,
     "default_page_size": 50,
 }
 

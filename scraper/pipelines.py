@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 
 from archive.frontier import Frontier
-from archive.store import Archive, ArchiveError
+from archive.store import Archive, ArchiveError, compress_page
 from scraper import workers
 from scraper.items import CrawlProblem, FetchedPage
 from scraper.urls import url_key
@@ -81,11 +81,13 @@ class ArchivePipeline:
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {"languages": list(outlet.languages), "drop_xpath": list(outlet.drop_xpath), **page.hints}
-        record = None
         try:
-            record = await workers.extract_in_worker(self.pool, page.text, page.final_url, hints)
-        except Exception as exc:  # a crash in the extractor must cost one page, not the run
-            self.archive.record_error(self.run_id, outlet.id, page.url, "extract_failed", repr(exc))
+            extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints)
+        except Exception as exc:  # a crashed worker process must cost one page, not the run
+            extraction = workers.Extraction(None, compress_page(page.body), repr(exc))
+        if extraction.error:
+            self.archive.record_error(self.run_id, outlet.id, page.url, "extract_failed", extraction.error)
+        record = extraction.record
         if record is not None:
             canonical = record.get("canonical_url") or page.final_url
             if urlsplit(canonical).hostname not in outlet.allowed_hosts:
@@ -97,7 +99,7 @@ class ArchivePipeline:
             record["language"] = record.get("language") or (
                 outlet.languages[0] if len(outlet.languages) == 1 else None
             )
-        outcome = self.archive.store_page(vars(page), record, self.run_id)
+        outcome = self.archive.store_page({**vars(page), "html_zlib": extraction.html_zlib}, record, self.run_id)
         self.crawler.stats.inc_value(f"mediawatch/articles/{outcome}")
         if outcome == "empty" and record is not None:
             self.archive.record_error(
