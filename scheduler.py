@@ -132,15 +132,20 @@ def sync_jobs(scheduler: BackgroundScheduler, registry: Registry) -> None:
     for outlet in registry.outlets.values():
         job = scheduler.get_job(outlet.id)
         kwargs = {"outlet_id": outlet.id}
-        if job is not None and (job.name, job.func_ref, job.kwargs) == (outlet.schedule, JOB_FUNCTION, kwargs):
+        if job is not None and (job.name, job.func_ref, job.kwargs) == (job_name(outlet), JOB_FUNCTION, kwargs):
             continue
-        job = scheduler.add_job(JOB_FUNCTION, cron_trigger(outlet.schedule), id=outlet.id, name=outlet.schedule,
-                                kwargs=kwargs, replace_existing=True)
+        scheduler.add_job(JOB_FUNCTION, cron_trigger(outlet.schedule), id=outlet.id, name=job_name(outlet),
+                          kwargs=kwargs, replace_existing=True)
         logger.info("%s: scheduled '%s'", outlet.id, outlet.schedule)
     for job in scheduler.get_jobs():
         if job.id not in registry.outlets:
             scheduler.remove_job(job.id)
             logger.info("%s: no longer scheduled", job.id)
+
+
+def job_name(outlet) -> str:
+    """Names the outlet in APScheduler's own messages, and records the schedule the job has."""
+    return f"{outlet.id} '{outlet.schedule}'"
 
 
 def read_jobs(config: ScheduleConfig) -> dict:
@@ -383,8 +388,8 @@ def schedule_table(config: ScheduleConfig, registry: Registry) -> list[dict]:
             "outlet": outlet.id,
             "schedule": outlet.schedule,
             "paused": outlet.id in paused,
-            # What the scheduler has: a job is made when a scheduler starts or reloads.
-            "scheduled": job.name if job is not None else None,
+            # Jobs are made or changed when a scheduler starts or reloads the registry.
+            "applied": job is not None and job.name == job_name(outlet),
             "next_run": job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
             if job is not None and job.next_run_time and outlet.id not in paused else None,
             "last_status": last["status"] if last else None,

@@ -285,7 +285,7 @@ def schedule_list(obj: Context):
         last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
         state = "paused" if row["paused"] else "active"
         click.echo(f"{row['outlet']:<16} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
-    pending = [row["outlet"] for row in rows if row["scheduled"] != row["schedule"]]
+    pending = [row["outlet"] for row in rows if not row["applied"]]
     if pending:
         click.echo(f"not yet applied (start the scheduler, or reload it with SIGHUP): {', '.join(pending)}")
 

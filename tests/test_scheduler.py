@@ -286,20 +286,29 @@ async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
     from scraper.config import load_registry
 
     db = tmp_path / "ops.db"
-    outlets = load_registry().select(["azattyq-kk", "ozodi-tg", "svoboda"])
+    outlets = load_registry().select(["azattyq-kk", "ozodi-tg", "svoboda", "currenttime"])
     with Archive(db) as archive:
         archive.sync_outlets(outlets)
-        for outlet_id, status in (("azattyq-kk", "ok"), ("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok")):
+        for outlet_id, status in (("azattyq-kk", "ok"), ("azattyq-kk", "failed"), ("ozodi-tg", "ok"),
+                                  ("svoboda", "ok"), ("svoboda", "ok"), ("currenttime", "ok")):
             run_id = archive.start_run(outlet_id, "incremental")
             archive.finish_run(run_id, status, None if status == "ok" else "no page could be fetched")
         archive.conn.execute("UPDATE crawl_runs SET articles_new = 3 WHERE outlet_id IN ('ozodi-tg', 'azattyq-kk')")
+        # svoboda has been crawled for two days without finding anything; currenttime was
+        # first crawled just now: nothing new yet is no reason for alarm.
+        archive.conn.execute("UPDATE crawl_runs SET started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days')"
+                             " WHERE id = (SELECT min(id) FROM crawl_runs WHERE outlet_id = 'svoboda')")
         archive.record_error(2, "azattyq-kk", "https://www.azattyq.org/sitemap_5_news.xml.gz", "http_503", "HTTP 503")
         archive.record_error(2, "azattyq-kk", "https://www.azattyq.org/", "http_503", "HTTP 503")
         archive.record_error(4, "svoboda", "https://www.svoboda.org/a/1.html", "timeout", "timed out")
+        archive.record_error(4, "svoboda", "https://www.svoboda.org/a/2.html", "dns", "no such host")
+        archive.conn.execute("UPDATE crawl_errors SET at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-8 days')"
+                             " WHERE kind = 'dns'")  # older than the query's week
     client = datasette_app(db).client
 
     latest = (await client.get("/ops/latest_runs.json?_shape=array")).json()
-    assert {(r["outlet_id"], r["status"]) for r in latest} == {("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok")}
+    assert {(r["outlet_id"], r["status"]) for r in latest} == {
+        ("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok"), ("currenttime", "ok")}
     assert latest[0]["outlet"] == "Азаттық радиосы"
 
     attention = (await client.get("/ops/outlets_needing_attention.json?_shape=array&quiet_hours=24")).json()
