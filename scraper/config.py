@@ -387,7 +387,7 @@ class _Getter:
     def schedule(self) -> str:
         value = self.data.get("schedule", DEFAULT_SCHEDULE)
         if not isinstance(value, str) or len(value.split()) not in (5, 6):
-            self._missing("schedule", "a 5-field cron expression such as '*/30 * * * *'")
+            self._missing("schedule", "a cron expression of 5 fields, or 6 with seconds first, such as '*/30 * * * *'")
             return DEFAULT_SCHEDULE
         try:
             # Parse it now so a bad schedule fails at load time, not when the scheduler starts.

@@ -162,34 +162,106 @@ def test_sigterm_stops_a_running_crawl_cleanly(setup, tmp_path):
     assert runs(tmp_path, "globalvoices")[0]["status"] == "interrupted"
 
 
-def test_manual_run_refuses_while_the_outlet_is_being_crawled(setup, tmp_path):
-    mirror, base = setup(slow=1.0)
-    env = {**os.environ, **mirror.proxy_env()}
-    first = subprocess.Popen([sys.executable, "-m", "scraper.cli", *base, "crawl", "globalvoices"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: any(r["status"] == "running" for r in runs(tmp_path, "globalvoices")))
-        second = run_mediawatch([*base, "crawl", "globalvoices"], mirror=mirror, check=False)
-        assert second.returncode != 0
-        assert "outlet 'globalvoices' is already being crawled" in second.stderr
-    finally:
-        first.terminate()
-        first.communicate(timeout=60)
-    assert len(runs(tmp_path, "globalvoices")) == 1
-
-
-def test_a_broken_schedule_is_reported_and_the_other_outlets_run(setup, tmp_path):
-    mirror, base = setup(gv=EVERY_2S, ko="61 * * * *")
+def test_a_broken_schedule_is_reported_the_other_outlets_run_and_sighup_applies_the_fix(setup, tmp_path):
+    mirror, base = setup(gv=EVERY_2S, ko="0 3 * * 8")
     crawl = run_mediawatch([*base, "crawl"], mirror=mirror, check=False)
     assert crawl.returncode != 0 and "outlet 'kommersant': field 'schedule'" in crawl.stderr
     scheduler = start_scheduler(base, mirror, tmp_path)
     try:
-        assert wait_for(lambda: any(r["finished"] for r in runs(tmp_path, "globalvoices")))
+        assert wait_for(lambda: len([r for r in runs(tmp_path, "globalvoices") if r["finished"]]) >= 2)
+        assert runs(tmp_path, "kommersant") == []
+        # Ops fix the entry and move globalvoices to a yearly crawl; SIGHUP applies both.
+        (tmp_path / "outlets.yml").write_text(OUTLETS % {"gv": NEVER_SOON, "ko": EVERY_2S}, encoding="utf-8")
+        scheduler.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any(r["finished"] for r in runs(tmp_path, "kommersant")))
+        gv_runs = len(runs(tmp_path, "globalvoices"))
+        assert wait_for(lambda: len([r for r in runs(tmp_path, "kommersant") if r["finished"]]) >= 3)
+        assert len(runs(tmp_path, "globalvoices")) == gv_runs
     finally:
         code, err = stop(scheduler)
-    assert code == 0
+    assert code == 0, err
     assert "outlet 'kommersant': field 'schedule': expected a valid cron expression" in err
-    assert runs(tmp_path, "kommersant") == []
+    assert "weekday '8' is outside 0-7" in err
+
+
+def test_pause_and_resume_reach_a_running_scheduler_and_leave_other_outlets_alone(setup, tmp_path):
+    mirror, base = setup(gv=EVERY_2S, ko=EVERY_2S)
+    scheduler = start_scheduler(base, mirror, tmp_path)
+    try:
+        assert wait_for(lambda: any(r["finished"] for r in runs(tmp_path, "globalvoices")))
+        # Paused from another shell, with only this outlet's registry at hand: the other
+        # outlet's schedule and the scheduler's settings (its --logs) must be untouched.
+        only_gv = tmp_path / "only-globalvoices.yml"
+        only_gv.write_text(OUTLETS.split("  - id: kommersant")[0] % {"gv": EVERY_2S}, encoding="utf-8")
+        paused = run_mediawatch(["--outlets", str(only_gv), "--db", str(tmp_path / "archive.db"),
+                                 "pause", "globalvoices"])
+        assert paused.stdout.strip() == "globalvoices: paused"
+
+        def ko_finished():
+            return len([r for r in runs(tmp_path, "kommersant") if r["finished"]])
+        ko_finished.at_pause = ko_finished()
+        # A run that had started before the pause goes on: count once the scheduler has moved on.
+        assert wait_for(lambda: ko_finished() >= ko_finished.at_pause + 1)
+        gv_runs = len(runs(tmp_path, "globalvoices"))
+        assert wait_for(lambda: ko_finished() >= ko_finished.at_pause + 2)
+        assert len(runs(tmp_path, "globalvoices")) == gv_runs
+        assert all(r["log_file"].startswith(str(tmp_path / "logs")) for r in runs(tmp_path, "kommersant"))
+        run_mediawatch([*base, "resume", "globalvoices"])
+        assert wait_for(lambda: len(runs(tmp_path, "globalvoices")) > gv_runs)
+    finally:
+        code, err = stop(scheduler)
+    assert code == 0, err
+    assert "globalvoices: paused since" in err
+
+
+def test_a_second_scheduler_on_the_same_jobs_refuses_to_start(setup, tmp_path):
+    mirror, base = setup(gv=NEVER_SOON, ko=NEVER_SOON)
+    scheduler = start_scheduler(base, mirror, tmp_path)
+    try:
+        assert wait_for(lambda: f"running (pid {scheduler.pid})" in run_mediawatch([*base, "schedule", "list"]).stdout)
+        second = run_mediawatch([*base, "schedule"], check=False)
+        assert second.returncode != 0
+        assert f"a scheduler is already running with the jobs in {tmp_path / 'archive.db'}.jobs.sqlite" in second.stderr
+    finally:
+        code, err = stop(scheduler)
+    assert code == 0, err
+    listing = run_mediawatch([*base, "schedule", "list"]).stdout
+    assert "scheduler: not running" in listing
+    assert re.search(r"globalvoices\s+0 0 1 1 \*\s+active\s+\d{4}-01-01 00:00:00Z\s+never", listing)
+
+
+def test_a_crawl_that_reaches_its_time_limit_is_marked_timed_out(setup, tmp_path):
+    mirror, base = setup(slow=1.0)
+    result = run_mediawatch([*base, "run", "globalvoices", "--time-limit", "3"], mirror=mirror, check=False)
+    assert result.returncode != 0
+    [run] = runs(tmp_path, "globalvoices")
+    assert run["status"] == "timed out" and run["message"] == "spider closed: closespider_timeout"
+    assert result.stdout.startswith("globalvoices: timed out,")
+
+
+def test_an_outlet_being_crawled_is_not_crawled_again_and_ctrl_c_stops_cleanly(setup, tmp_path):
+    mirror, base = setup(slow=8.0)
+    env = {**os.environ, **mirror.proxy_env()}
+    first = subprocess.Popen([sys.executable, "-m", "scraper.cli", *base, "run", "globalvoices"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: any(r["status"] == "running" for r in runs(tmp_path, "globalvoices")))
+        second = run_mediawatch([*base, "run", "globalvoices"], mirror=mirror, check=False)
+        assert second.returncode != 0
+        assert "globalvoices: did not run" in second.stderr
+        assert "outlet 'globalvoices' is already being crawled" in second.stderr
+        crawl = run_mediawatch([*base, "crawl", "globalvoices"], mirror=mirror, check=False)
+        assert crawl.returncode != 0
+        assert "outlet 'globalvoices' is already being crawled" in crawl.stderr
+        first.send_signal(signal.SIGINT)  # Ctrl+C: the crawl is asked to finish cleanly
+        out, _ = first.communicate(timeout=90)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode != 0
+    assert out.startswith("globalvoices: interrupted,")
+    [run] = runs(tmp_path, "globalvoices")
+    assert run["status"] == "interrupted" and run["message"] == "spider closed: shutdown"
 
 
 @pytest.mark.parametrize("expression, weekdays", [
@@ -214,20 +286,29 @@ async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
     from scraper.config import load_registry
 
     db = tmp_path / "ops.db"
-    outlets = load_registry().select(["azattyq-kk", "ozodi-tg", "svoboda"])
+    outlets = load_registry().select(["azattyq-kk", "ozodi-tg", "svoboda", "currenttime"])
     with Archive(db) as archive:
         archive.sync_outlets(outlets)
-        for outlet_id, status in (("azattyq-kk", "ok"), ("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok")):
+        for outlet_id, status in (("azattyq-kk", "ok"), ("azattyq-kk", "failed"), ("ozodi-tg", "ok"),
+                                  ("svoboda", "ok"), ("svoboda", "ok"), ("currenttime", "ok")):
             run_id = archive.start_run(outlet_id, "incremental")
             archive.finish_run(run_id, status, None if status == "ok" else "no page could be fetched")
         archive.conn.execute("UPDATE crawl_runs SET articles_new = 3 WHERE outlet_id IN ('ozodi-tg', 'azattyq-kk')")
+        # svoboda has been crawled for two days without finding anything; currenttime was
+        # first crawled just now: nothing new yet is no reason for alarm.
+        archive.conn.execute("UPDATE crawl_runs SET started = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days')"
+                             " WHERE id = (SELECT min(id) FROM crawl_runs WHERE outlet_id = 'svoboda')")
         archive.record_error(2, "azattyq-kk", "https://www.azattyq.org/sitemap_5_news.xml.gz", "http_503", "HTTP 503")
         archive.record_error(2, "azattyq-kk", "https://www.azattyq.org/", "http_503", "HTTP 503")
         archive.record_error(4, "svoboda", "https://www.svoboda.org/a/1.html", "timeout", "timed out")
+        archive.record_error(4, "svoboda", "https://www.svoboda.org/a/2.html", "dns", "no such host")
+        archive.conn.execute("UPDATE crawl_errors SET at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-8 days')"
+                             " WHERE kind = 'dns'")  # older than the query's week
     client = datasette_app(db).client
 
     latest = (await client.get("/ops/latest_runs.json?_shape=array")).json()
-    assert {(r["outlet_id"], r["status"]) for r in latest} == {("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok")}
+    assert {(r["outlet_id"], r["status"]) for r in latest} == {
+        ("azattyq-kk", "failed"), ("ozodi-tg", "ok"), ("svoboda", "ok"), ("currenttime", "ok")}
     assert latest[0]["outlet"] == "Азаттық радиосы"
 
     attention = (await client.get("/ops/outlets_needing_attention.json?_shape=array&quiet_hours=24")).json()
