@@ -22,6 +22,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from archive.search import create_search_index
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outlets (
     id TEXT PRIMARY KEY,
@@ -220,6 +222,9 @@ class Archive:
                     create_triggers=True,
                     tokenize="unicode61 remove_diacritics 2",
                 )
+            # The index the search page uses: Kazakh/Tajik/Uzbek letters and ё folded (an
+            # existing archive is indexed once, on first open by this version).
+            create_search_index(conn)
 
     # -- outlets ---------------------------------------------------------------------------
 
