@@ -22,6 +22,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from archive.search import create_search_index
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outlets (
     id TEXT PRIMARY KEY,
@@ -234,12 +236,9 @@ class Archive:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             for statement in _INDEXES_ON_ADDED_COLUMNS:
                 conn.execute(statement)
-            if "articles_fts" not in self.db.table_names():
-                self.db["articles"].enable_fts(
-                    ["title", "text"],
-                    create_triggers=True,
-                    tokenize="unicode61 remove_diacritics 2",
-                )
+            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded
+            # (archive/search.py); an archive with the older unfolded index is re-indexed once.
+            create_search_index(conn)
 
     # -- outlets ---------------------------------------------------------------------------
 

@@ -30,10 +30,10 @@ def machine() -> str:
             f"SQLite {sqlite3.sqlite_version}, load average {load:.1f} at start")
 
 
-def write_section(title: str, body: str) -> None:
-    """Replace (or add) the `## title` section of docs/benchmarks.md."""
-    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else "# Benchmarks\n"
+def write_section(title: str, body: str, report: Path = REPORT) -> None:
+    """Replace (or add) the `## title` section of `report` (docs/benchmarks.md by default)."""
+    text = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
     section = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    REPORT.write_text(text.rstrip() + "\n", encoding="utf-8")
+    report.write_text(text.rstrip() + "\n", encoding="utf-8")

@@ -78,7 +78,7 @@ class BenchSite:
     def outlets_yaml(self, path: Path) -> Path:
         """A registry with the one bench outlet, crawled as fast as the machine allows."""
         path.write_text(
-            "user_agent: mediawatch-bench/0.1\n"
+            "user_agent: \"mediawatch-bench/0.1 (+https://example.org/contact)\"\n"
             "outlets:\n"
             f"  - id: bench\n"
             f"    name: Bench News\n"
