@@ -10,7 +10,9 @@ How the fields are chosen (measured in docs/extraction.md, `bench/extraction_eva
 - title/date/authors/sections/tags: what the page declares for machines (JSON-LD, OpenGraph,
   meta; see metadata.py) before trafilatura's layout heuristics, then dates written in words
   (dates.py), then the feed hints;
-- language: declared, checked against py3langid on the text, then the outlet's languages.
+- language: the feed's, else declared (only among the outlet's languages), checked against
+  py3langid on the text, which is restricted to the outlet's languages;
+- a body of fewer than MIN_WORDS words is no article (a menu item, a caption): text is "".
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from .metadata import PageMetadata, page_metadata
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
+
+# Fewer words than this is what is left of a page with no article (a menu item, a caption).
+MIN_WORDS = 8
 
 # Keep the whole publication timestamp; trafilatura's default output is day-only.
 _DATE_PARAMS = {
@@ -81,14 +86,17 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     if len(text) < _SHORT_BODY_CHARS and tree is not None:
         text = _longer_body(text, html, url, prune, meta)
 
-    outlet_languages = [c for c in [hints.feed_language, *hints.languages] if c]
-    language = detect_language(text or meta.description or "", meta.languages, outlet_languages)
+    if len(text.split()) < MIN_WORDS:
+        text = ""  # a stray menu item or caption, not an article
+
+    language = _language(text, meta, hints)
+    published = _published(meta, doc, tree, language, hints.languages)
     return {
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,
-        "title": _title(meta, doc, url) or hints.feed_title,
+        "title": _feed_title(hints.feed_title, meta.html_title) or _title(meta, doc, url) or _clean_title(hints.feed_title),
         "authors": _authors(meta, doc, url),
-        "published": _published(meta, doc, tree, language, outlet_languages) or normalise_timestamp(hints.feed_published),
+        "published": _prefer_feed_time(published, normalise_timestamp(hints.feed_published)),
         "language": language,
         "description": meta.description or doc.get("description"),
         "site_name": meta.site_name or doc.get("sitename"),
@@ -99,6 +107,21 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
         "word_count": _word_count(text),
         "extractor_version": EXTRACTOR_VERSION,
     }
+
+
+def _language(text: str, meta: PageMetadata, hints: Hints) -> str | None:
+    """ISO 639-1 code: the feed's, else the page's declaration checked against the text.
+
+    The feed (a Google News sitemap's news:language) states each article's language. A page's
+    declaration counts only when it is one of the outlet's languages: templates often keep a
+    stale lang="en". Detection is restricted to the outlet's languages, because short texts in
+    related languages (ru/uk, kk/ky) confuse detectors.
+    """
+    if hints.feed_language:
+        return hints.feed_language.split("-")[0].lower()
+    outlet = [code.lower() for code in hints.languages if code]
+    declared = [code for code in meta.languages if not outlet or code in outlet]
+    return detect_language(text or meta.description or "", declared, outlet)
 
 
 def _bare(html, url: str, prune, *, with_metadata: bool, favor_recall: bool = False) -> dict:
@@ -215,6 +238,35 @@ def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet
                 if parsed:
                     return parsed
     return None
+
+
+def _feed_title(feed_title: str | None, html_title: str | None) -> str | None:
+    """The feed's title when the page's <title> contains it.
+
+    A feed or news-sitemap title is the publisher's own statement of the headline: when the
+    page's <title> contains it, it is the headline without the "Site » " decoration.
+    """
+    feed_title = _clean_title(feed_title)
+    if feed_title and _comparable(feed_title) in _comparable(_clean_title(html_title) or ""):
+        return feed_title
+    return None
+
+
+_TYPOGRAPHY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-"})
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.translate(_TYPOGRAPHY).casefold().split())
+
+
+def _prefer_feed_time(published: str | None, feed_published: str | None) -> str | None:
+    """The page's date, unless it is a bare day and the feed gives that day with a time."""
+    if not published:
+        return feed_published
+    if len(published) == 10 and feed_published and len(feed_published) > 10 \
+            and _days_apart(published, feed_published) <= 1:
+        return feed_published
+    return published
 
 
 def _days_apart(a: str, b: str) -> int:

@@ -1,14 +1,22 @@
-"""extract_article on real corpus pages, and the JSON-lines batch interface."""
+"""Extraction on real pages: headline not site name, full timestamps, the right language,
+JSON-LD/meta fields, textual dates, paragraph breaks."""
+
+from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 
 import pytest
 
 from scraper.extract import EXTRACTOR_VERSION, Hints, extract_article
-from scraper.extract_stream import extract_jsonl
+from tests.conftest import DEMO_DATA, needs_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return needs_corpus()
+
 
 CONTRACT_KEYS = {
     "url", "canonical_url", "title", "authors", "published", "language", "description", "site_name",
@@ -126,36 +134,54 @@ def test_hints_fill_gaps_and_empty_pages_still_return_a_record():
     assert out["language"] == "tg"
 
 
-def _small_page(i: int) -> str:
-    return (f"<html lang='en'><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>"
-            + "".join(f"<p>Paragraph {j} of story {i} tells what happened in the city council meeting "
-                      f"and why residents care about the outcome.</p>" for j in range(4))
-            + "</article></body></html>")
+# -- pages from the demo bundle ---------------------------------------------------------
+
+GV_PAGE = DEMO_DATA / "site/globalvoicesonline.org/2009/06/09/caste-based-communities-on-orkut/index.html.gz"
+VOA_PAGE = DEMO_DATA / "site/www.voanews.com/a/america-s-child-care-crisis-is-holding-back-moms-without-college-degrees-/7585813.html.gz"
 
 
-def test_extract_jsonl_round_trips_1000_lines_in_order():
-    pages = [_small_page(i) for i in range(7)]  # pages repeat; ids do not
-    lines = []
-    for n in range(1000):
-        if n % 250 == 99:
-            lines.append("{not json")  # a bad line answers with an error, not an abort
-        elif n % 250 == 199:
-            lines.append(json.dumps({"id": f"id-{n}", "url": "https://example.org/x"}))  # no html
-        else:
-            lines.append(json.dumps({"id": f"id-{n}", "url": f"https://example.org/{n}", "html": pages[n % 7],
-                                     "hints": {"feed_title": "unused"}}))
-    out = io.StringIO()
-    written = extract_jsonl(io.StringIO("\n".join(lines) + "\n"), out, workers=2)
-    results = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert written == len(results) == 1000
-    for n, result in enumerate(results):
-        if n % 250 == 99:
-            assert result["id"] is None and "error" in result
-        elif n % 250 == 199:
-            assert result["id"] == f"id-{n}" and "html" in result["error"]
-        else:
-            assert result["id"] == f"id-{n}"
-            assert result["url"] == f"https://example.org/{n}"
-            assert result["title"] == f"Story {n % 7}"
-            assert f"of story {n % 7} tells" in result["text"]
-            assert {"authors", "published", "language", "text"} <= set(result)
+def page(path) -> str:
+    return gzip.decompress(path.read_bytes()).decode("utf-8")
+
+
+def test_site_name_prefix_is_not_taken_for_the_headline():
+    record = extract_article(page(GV_PAGE), "http://globalvoicesonline.org/2009/06/09/caste-based-communities-on-orkut/",
+                             {"languages": ["en"]})
+    assert record["title"] == "Caste Based Communities on Orkut Mirror India’s Splintered Society"
+    assert record["language"] == "en"
+    assert record["text"].count("\n\n") > 5
+
+
+def test_feed_title_wins_when_the_page_title_contains_it():
+    record = extract_article(page(GV_PAGE), "http://x/", {"feed_title": "Caste Based Communities on Orkut Mirror India's Splintered Society"})
+    assert record["title"] == "Caste Based Communities on Orkut Mirror India's Splintered Society"
+
+
+def test_pangea_page_gives_title_author_and_timestamp():
+    record = extract_article(page(VOA_PAGE), "https://www.voanews.com/a/x/7585813.html", {"languages": ["en"]})
+    assert record["title"] == "America's child care crisis is holding back moms without college degrees"
+    assert record["authors"] == ["Associated Press"]
+    assert record["published"].startswith("2024-04-28T07:00:00")
+    assert "Nicole Slemp" in record["text"]
+
+
+def test_a_bare_page_day_yields_to_the_feed_timestamp():
+    html = "<html><head><meta name='date' content='2025-05-25'></head><body><article>" + "<p>Текст статьи.</p>" * 40 + "</article></body></html>"
+    record = extract_article(html, "https://x.org/a/1.html", {"feed_published": "2025-05-25T10:08:58Z", "languages": ["ru"]})
+    # The same instant, written as ISO 8601 with its offset (the archive stores it as ...Z).
+    assert record["published"] == "2025-05-25T10:08:58+00:00"
+
+
+@pytest.mark.parametrize("text, languages, expected", [
+    ("Це перевірка мови, яка використовується в цьому довгому тексті про події в Україні та Росії. " * 4, ["ru", "uk"], "uk"),
+    ("Это проверка языка, который используется в этом длинном тексте о событиях в Украине и России. " * 4, ["ru", "uk"], "ru"),
+    ("Бұл мәтін қазақ тілінде жазылған және онда Қазақстандағы оқиғалар туралы айтылады. " * 4, ["kk", "ru"], "kk"),
+])
+def test_language_is_detected_among_the_outlets_languages(text, languages, expected):
+    html = "<html><body><article>" + "".join(f"<p>{text}</p>" for _ in range(3)) + "</article></body></html>"
+    assert extract_article(html, "https://x.org/a/1.html", {"languages": languages})["language"] == expected
+
+
+def test_a_page_without_text_gives_an_empty_record_not_an_error():
+    record = extract_article("<html><body><nav>Home</nav></body></html>", "https://x.org/a/1.html", None)
+    assert record["text"] == "" and record["word_count"] == 0

@@ -6,7 +6,15 @@ Floors live in bench/extraction_floors.json, written by `python bench/extraction
 
 import json
 
+import pytest
+
 from bench import extraction_eval as ev
+from tests.conftest import needs_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return needs_corpus()
 
 
 def test_extraction_quality_floors(corpus):

@@ -1,0 +1,461 @@
+"""The SQLite archive: schema and every write the crawler makes.
+
+One file holds everything: outlets, articles (with FTS5 kept in sync by triggers), the raw
+HTML each article was extracted from (zlib-compressed, so a better extractor can re-process
+the archive without refetching), crawl runs and crawl errors.
+
+Every write happens inside one ``BEGIN IMMEDIATE`` transaction: a failed write (disk full,
+killed process) leaves the archive exactly as it was, and two processes writing at once queue
+on SQLite's lock instead of deadlocking on a read-to-write upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from archive.search import create_search_index
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outlets (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    homepage TEXT,
+    languages TEXT,
+    country TEXT,
+    region TEXT,
+    family TEXT,
+    schedule TEXT
+);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    id INTEGER PRIMARY KEY,
+    outlet_id TEXT REFERENCES outlets(id),
+    mode TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    pages_fetched INTEGER NOT NULL DEFAULT 0,
+    articles_new INTEGER NOT NULL DEFAULT 0,
+    articles_updated INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    duration_s REAL,
+    pid INTEGER,
+    log_file TEXT,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS raw_pages (
+    id INTEGER PRIMARY KEY,
+    url_key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    final_url TEXT,
+    outlet_id TEXT REFERENCES outlets(id),
+    status INTEGER,
+    content_type TEXT,
+    encoding TEXT,
+    fetched_at TEXT NOT NULL,
+    size INTEGER,
+    html_zlib BLOB,
+    hints TEXT,
+    run_id INTEGER REFERENCES crawl_runs(id)
+);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    url_key TEXT NOT NULL UNIQUE,
+    outlet_id TEXT REFERENCES outlets(id),
+    title TEXT,
+    authors TEXT,
+    published TEXT,
+    language TEXT,
+    description TEXT,
+    site_name TEXT,
+    sections TEXT,
+    tags TEXT,
+    image TEXT,
+    text TEXT,
+    word_count INTEGER,
+    fetched_url TEXT,
+    first_seen TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    extractor_version TEXT,
+    content_hash TEXT,
+    raw_page_id INTEGER REFERENCES raw_pages(id),
+    run_id INTEGER REFERENCES crawl_runs(id)
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_outlet_published ON articles(outlet_id, published);
+CREATE INDEX IF NOT EXISTS articles_language ON articles(language);
+CREATE TABLE IF NOT EXISTS crawl_errors (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES crawl_runs(id),
+    outlet_id TEXT REFERENCES outlets(id),
+    url TEXT,
+    kind TEXT NOT NULL,
+    message TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crawl_errors_run ON crawl_errors(run_id);
+CREATE INDEX IF NOT EXISTS crawl_runs_outlet ON crawl_runs(outlet_id, started);
+-- Every article URL discovered (sitemaps, feeds, homepages), recorded before it is fetched,
+-- with what the source said about it. See archive/frontier.py.
+CREATE TABLE IF NOT EXISTS frontier (
+    id INTEGER PRIMARY KEY,
+    url_key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    outlet_id TEXT REFERENCES outlets(id),
+    date TEXT NOT NULL DEFAULT '',
+    lastmod TEXT,
+    published TEXT,
+    title TEXT,
+    language TEXT,
+    source TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    discovered_at TEXT NOT NULL,
+    fetched_at TEXT
+);
+CREATE INDEX IF NOT EXISTS frontier_todo ON frontier(outlet_id, date, id) WHERE state != 'done';
+-- HTTP validators of the feeds and sitemaps each outlet read, sent back as If-None-Match /
+-- If-Modified-Since so an unchanged source costs the server a 304 instead of a full body.
+-- Per outlet: two outlets sharing a feed each read it in full once.
+CREATE TABLE IF NOT EXISTS source_validators (
+    outlet_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (outlet_id, url)
+);
+"""
+
+# Columns added after a table was first released: (table, column, declaration). Existing
+# archives get them on open; new ones too, so _SCHEMA above never needs editing for them.
+_ADDED_COLUMNS: list[tuple[str, str, str]] = [
+    # For browsing by month (a facet); computed, so it costs no storage.
+    ("articles", "published_month", "TEXT GENERATED ALWAYS AS (substr(published, 1, 7)) VIRTUAL"),
+]
+
+# Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).
+_INDEXES_ON_ADDED_COLUMNS = (
+    # The month facet links to ?published_month=...: without it that page scans every article
+    # (3.3 s at 2,000,000 articles, see docs/benchmarks.md).
+    "CREATE INDEX IF NOT EXISTS articles_published_month ON articles(published_month)",
+)
+
+# The fields an extraction record contributes to an article row; lists are stored as JSON.
+_ARTICLE_FIELDS = (
+    "title", "authors", "published", "language", "description", "site_name",
+    "sections", "tags", "image", "text", "word_count", "extractor_version",
+)
+_HASHED_FIELDS = ("title", "authors", "published", "language", "description", "sections", "tags", "text")
+
+
+class ArchiveError(RuntimeError):
+    """A write to the archive failed; the archive is unchanged. The message names the file."""
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Archive:
+    """An open archive file. Creates the schema on first use."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+        self.path = Path(path)
+        try:
+            if readonly:
+                uri = f"file:{self.path}?mode=ro"
+                self.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True, check_same_thread=False))
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
+            self.conn = self.db.conn
+            # True autocommit: the explicit BEGIN IMMEDIATE of write() is the only transaction,
+            # never one Python's sqlite3 opened implicitly before some statement.
+            self.conn.isolation_level = None
+            # Concurrent writers (a scheduled run and a manual one) wait for each other.
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            if not readonly:
+                self._create_schema()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open archive {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write(self):
+        """One atomic write. Raises ArchiveError (naming the file) if it cannot be committed."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write to archive {self.path}: {exc}") from exc
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise ArchiveError(f"write to archive {self.path} failed and was rolled back: {exc}") from exc
+            raise
+
+    def _create_schema(self) -> None:
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+        # NORMAL is durable across process crashes in WAL mode; only a power cut may lose
+        # the last commits, never corrupt the file.
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        # Every statement is idempotent, so opening an archive made by an older version
+        # brings it up to date, and a fully current one costs a few no-op statements.
+        with self.write() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            for table, column, declaration in _ADDED_COLUMNS:
+                existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
+                if column not in existing:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            for statement in _INDEXES_ON_ADDED_COLUMNS:
+                conn.execute(statement)
+            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded
+            # (archive/search.py); an archive with the older unfolded index is re-indexed once.
+            create_search_index(conn)
+
+    # -- outlets ---------------------------------------------------------------------------
+
+    def sync_outlets(self, outlets) -> None:
+        """Insert or update the outlet rows for these registry entries."""
+        with self.write():
+            self.db["outlets"].upsert_all([o.as_row() for o in outlets], pk="id")
+
+    # -- what is already archived ---------------------------------------------------------
+
+    def is_known(self, url_key: str) -> bool:
+        """True if a page with this URL key was fetched or an article has this key."""
+        row = self.conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM raw_pages WHERE url_key = ?)"
+            " OR EXISTS(SELECT 1 FROM articles WHERE url_key = ?)",
+            (url_key, url_key),
+        ).fetchone()
+        return bool(row[0])
+
+    # -- conditional requests ----------------------------------------------------------------
+
+    def validators(self, outlet_id: str, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) the outlet last saw for this source URL, or (None, None)."""
+        row = self.conn.execute(
+            "SELECT etag, last_modified FROM source_validators WHERE outlet_id = ? AND url = ?", (outlet_id, url)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def remember_validators(self, outlet_id: str, url: str, etag: str | None, last_modified: str | None) -> None:
+        """Keep a source's validators; a response without any forgets the old ones."""
+        if not (etag or last_modified) and self.validators(outlet_id, url) == (None, None):
+            return
+        with self.write() as conn:
+            if etag or last_modified:
+                conn.execute(
+                    "INSERT INTO source_validators (outlet_id, url, etag, last_modified, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(outlet_id, url) DO UPDATE SET etag = excluded.etag,"
+                    " last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                    (outlet_id, url, etag, last_modified, utcnow()),
+                )
+            else:
+                conn.execute("DELETE FROM source_validators WHERE outlet_id = ? AND url = ?", (outlet_id, url))
+
+    # -- runs and errors ------------------------------------------------------------------
+
+    def start_run(self, outlet_id: str, mode: str, log_file: str | None = None) -> int:
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO crawl_runs (outlet_id, mode, started, status, pid, log_file)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (outlet_id, mode, utcnow(), os.getpid(), log_file),
+            )
+            return cursor.lastrowid
+
+    def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE crawl_runs SET status = ?, finished = ?, message = ?,"
+                " duration_s = round((julianday(?) - julianday(started)) * 86400, 3)"
+                " WHERE id = ?",
+                (status, utcnow(), message, utcnow(), run_id),
+            )
+
+    def mark_abandoned_runs(self) -> int:
+        """Runs still 'running' whose process is gone were killed: mark them interrupted."""
+        rows = self.conn.execute("SELECT id, pid FROM crawl_runs WHERE status = 'running'").fetchall()
+        dead = [run_id for run_id, pid in rows if not _process_alive(pid)]
+        if dead:
+            with self.write() as conn:
+                conn.executemany(
+                    "UPDATE crawl_runs SET status = 'interrupted', finished = coalesce(finished, ?),"
+                    " message = coalesce(message, 'process ended without finishing the run')"
+                    " WHERE id = ?",
+                    [(utcnow(), run_id) for run_id in dead],
+                )
+        return len(dead)
+
+    def record_error(self, run_id: int | None, outlet_id: str | None, url: str | None,
+                     kind: str, message: str) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO crawl_errors (run_id, outlet_id, url, kind, message, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, outlet_id, url, kind, message[:2000], utcnow()),
+            )
+            if run_id is not None:
+                conn.execute("UPDATE crawl_runs SET errors = errors + 1 WHERE id = ?", (run_id,))
+
+    # -- pages and articles ----------------------------------------------------------------
+
+    def store_page(self, page: dict, article: dict | None, run_id: int | None) -> str:
+        """Store one fetched page and, if it held an article, the article.
+
+        `page` has url_key, url, final_url, outlet_id, status, content_type, encoding, body
+        (bytes), hints and optionally html_zlib (the body already compressed by compress_page); `article` is an extraction record plus `url_key` and `url`
+        (canonical). Returns 'new', 'updated', 'unchanged' or 'empty' (no article text).
+        """
+        now = utcnow()
+        body = page["body"]
+        with self.write() as conn:
+            raw_page_id = self._upsert_raw_page(conn, page, body, now, run_id)
+            outcome = "empty"
+            if article and article.get("text"):
+                outcome = self._upsert_article(conn, article, page, raw_page_id, now, run_id)
+            # The URL is no longer to be fetched, in the same transaction that stored it.
+            conn.execute(
+                "UPDATE frontier SET state = 'done', fetched_at = ? WHERE url_key IN (?, ?)",
+                (now, page["url_key"], (article or {}).get("url_key") or page["url_key"]),
+            )
+            if run_id is not None:
+                conn.execute(
+                    "UPDATE crawl_runs SET pages_fetched = pages_fetched + 1, bytes = bytes + ?,"
+                    " articles_new = articles_new + ?, articles_updated = articles_updated + ?"
+                    " WHERE id = ?",
+                    (len(body), outcome == "new", outcome == "updated", run_id),
+                )
+        return outcome
+
+    def _upsert_raw_page(self, conn, page: dict, body: bytes, now: str, run_id) -> int:
+        values = (
+            page["url"], page.get("final_url"), page.get("outlet_id"), page.get("status"),
+            page.get("content_type"), page.get("encoding"), now, len(body),
+            page.get("html_zlib") or compress_page(body), json.dumps(page.get("hints") or {}, ensure_ascii=False), run_id,
+        )
+        row = conn.execute("SELECT id FROM raw_pages WHERE url_key = ?", (page["url_key"],)).fetchone()
+        if row:
+            conn.execute(
+                "UPDATE raw_pages SET url=?, final_url=?, outlet_id=?, status=?, content_type=?,"
+                " encoding=?, fetched_at=?, size=?, html_zlib=?, hints=?, run_id=? WHERE id=?",
+                (*values, row[0]),
+            )
+            return row[0]
+        return conn.execute(
+            "INSERT INTO raw_pages (url, final_url, outlet_id, status, content_type, encoding,"
+            " fetched_at, size, html_zlib, hints, run_id, url_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*values, page["url_key"]),
+        ).lastrowid
+
+    def _upsert_article(self, conn, article: dict, page: dict, raw_page_id: int, now: str, run_id) -> str:
+        row = article_row(article)
+        row.update(fetched_url=page.get("final_url") or page["url"], fetched_at=now,
+                   raw_page_id=raw_page_id, run_id=run_id, outlet_id=page.get("outlet_id"))
+        existing = conn.execute(
+            "SELECT id, content_hash FROM articles WHERE url_key = ?", (row["url_key"],)
+        ).fetchone()
+        if existing is None:
+            row.update(first_seen=now, updated_at=now)
+            columns = ", ".join(row)
+            conn.execute(
+                f"INSERT INTO articles ({columns}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            return "new"
+        if existing[1] == row["content_hash"]:
+            conn.execute(
+                "UPDATE articles SET fetched_at = ?, raw_page_id = ? WHERE id = ?",
+                (now, raw_page_id, existing[0]),
+            )
+            return "unchanged"
+        row["updated_at"] = now
+        assignments = ", ".join(f"{column} = ?" for column in row)
+        conn.execute(f"UPDATE articles SET {assignments} WHERE id = ?", [*row.values(), existing[0]])
+        return "updated"
+
+
+def article_row(article: dict) -> dict:
+    """The articles-table columns for one extraction record (lists as JSON, a content hash)."""
+    row = {"url": article["url"], "url_key": article["url_key"]}
+    for name in _ARTICLE_FIELDS:
+        value = article.get(name)
+        row[name] = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
+    row["published"] = normalise_published(row["published"])
+    row["language"] = normalise_language(row["language"])
+    digest = hashlib.sha1()
+    for name in _HASHED_FIELDS:
+        digest.update(str(row.get(name)).encode("utf-8", "surrogatepass") + b"\x00")
+    row["content_hash"] = digest.hexdigest()
+    return row
+
+
+def compress_page(body: bytes) -> bytes:
+    """The raw_pages.html_zlib form of a page body."""
+    return zlib.compress(body, 6)
+
+
+def normalise_published(value: str | None) -> str | None:
+    """UTC 'YYYY-MM-DDTHH:MM:SSZ' when the zone is known, else the local time or the day alone.
+
+    One form for every outlet makes `published` sort and filter correctly across time zones.
+    """
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")  # a day-only date padded with midnight
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def normalise_language(value: str | None) -> str | None:
+    """The ISO 639-1 code of a language tag ('ru', 'en-US', 'zh_CN'); None if it has none."""
+    if not value:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,404 @@
+"""Scheduled crawls: one APScheduler job per outlet, each run a separate crawl process.
+
+Jobs live in their own SQLite job store (`<archive>.jobs.sqlite` unless told otherwise), so a
+restart knows when each outlet last ran: runs missed while the scheduler was down coalesce
+into one, and a job never has two runs at once. The crawl itself runs as
+`python -m scraper.cli crawl OUTLET` in a child process (Twisted's reactor cannot be
+restarted), with a time limit; the crawl holds the outlet's lock, so a manual `mediawatch run`
+of the same outlet cannot overlap a scheduled one either.
+
+The jobs belong to the running scheduler alone: it derives them from the registry at start and
+on SIGHUP. What ops decide — which outlets are paused — is kept apart, in a small table of the
+same file that `mediawatch pause`/`resume` write from any process and the scheduler reads
+before every run. So pausing works with no scheduler running, takes effect at once in a
+running one, survives restarts, and survives an outlet entry being broken for a while.
+
+SIGTERM/SIGINT stop the scheduler: running crawls get SIGTERM (Scrapy finishes cleanly and
+marks its run interrupted), and are killed if they have not ended after a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from archive.store import Archive, utcnow
+from scraper.config import ConfigError, Registry, load_registry
+from scraper.locks import LockHeld, SchedulerLock
+from scraper.schedules import cron_trigger
+
+logger = logging.getLogger("mediawatch.scheduler")
+
+# Runs missed while the scheduler was down (or busy) still happen, once, within this window.
+MISFIRE_GRACE_SECONDS = 6 * 3600
+# A crawl stops itself at its time limit; one still running this much later is hung: kill it.
+HUNG_MARGIN_SECONDS = 60
+# Jobs refer to their function by name: they are pickled into the job store.
+JOB_FUNCTION = "scheduler:scheduled_run"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    archive: Path
+    registry_path: Path | None = None
+    jobs: Path | None = None
+    logs: Path | None = None
+    time_limit: int = 3600
+    # How long a crawl asked to stop (SIGTERM) gets before it is killed.
+    stop_grace: int = 30
+    # Crawls running at once (each is a process with its own extraction workers).
+    max_crawls: int = 4
+
+    @property
+    def jobs_path(self) -> Path:
+        return self.jobs or Path(f"{self.archive}.jobs.sqlite")
+
+    @property
+    def logs_path(self) -> Path:
+        return self.logs or self.archive.parent / "logs"
+
+
+# -- pause state --------------------------------------------------------------------------
+
+
+def _pause_table(config: ScheduleConfig) -> sqlite3.Connection:
+    config.jobs_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(config.jobs_path, timeout=30, isolation_level=None)
+    conn.execute("CREATE TABLE IF NOT EXISTS mediawatch_paused (outlet_id TEXT PRIMARY KEY, paused_at TEXT NOT NULL)")
+    return conn
+
+
+def paused_outlets(config: ScheduleConfig) -> dict[str, str]:
+    """Paused outlet ids, each with when it was paused."""
+    conn = _pause_table(config)
+    try:
+        return dict(conn.execute("SELECT outlet_id, paused_at FROM mediawatch_paused"))
+    finally:
+        conn.close()
+
+
+def set_paused(config: ScheduleConfig, registry: Registry, outlet_id: str, paused: bool) -> bool:
+    """Pause or resume an outlet's scheduled runs; False if it already was so.
+
+    Pausing needs an outlet of the registry (a typo must not look like it worked); resuming
+    also clears an outlet that has since left the registry.
+    """
+    conn = _pause_table(config)
+    try:
+        if paused:
+            registry.select([outlet_id])
+            cursor = conn.execute("INSERT OR IGNORE INTO mediawatch_paused VALUES (?, ?)", (outlet_id, utcnow()))
+        else:
+            cursor = conn.execute("DELETE FROM mediawatch_paused WHERE outlet_id = ?", (outlet_id,))
+            if cursor.rowcount == 0:
+                registry.select([outlet_id])
+        return cursor.rowcount > 0
+    finally:
+        conn.close()
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+
+def open_scheduler(config: ScheduleConfig) -> BackgroundScheduler:
+    """A scheduler over the persistent job store (not started)."""
+    config.jobs_path.parent.mkdir(parents=True, exist_ok=True)
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{config.jobs_path}")},
+        executors={"default": ThreadPoolExecutor(config.max_crawls)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        timezone="UTC",
+    )
+
+
+def sync_jobs(scheduler: BackgroundScheduler, registry: Registry) -> None:
+    """Make the job store hold one job per registry outlet, with its current schedule.
+
+    A job whose schedule is unchanged keeps its next run time; jobs of outlets no longer in
+    the registry (or whose entry is broken) are removed. Pause state is not touched.
+    """
+    for outlet in registry.outlets.values():
+        job = scheduler.get_job(outlet.id)
+        kwargs = {"outlet_id": outlet.id}
+        if job is not None and (job.name, job.func_ref, job.kwargs) == (job_name(outlet), JOB_FUNCTION, kwargs):
+            continue
+        scheduler.add_job(JOB_FUNCTION, cron_trigger(outlet.schedule), id=outlet.id, name=job_name(outlet),
+                          kwargs=kwargs, replace_existing=True)
+        logger.info("%s: scheduled '%s'", outlet.id, outlet.schedule)
+    for job in scheduler.get_jobs():
+        if job.id not in registry.outlets:
+            scheduler.remove_job(job.id)
+            logger.info("%s: no longer scheduled", job.id)
+
+
+def job_name(outlet) -> str:
+    """Names the outlet in APScheduler's own messages, and records the schedule the job has."""
+    return f"{outlet.id} '{outlet.schedule}'"
+
+
+def read_jobs(config: ScheduleConfig) -> dict:
+    """The stored jobs by outlet id (read only: the running scheduler owns them)."""
+    if not config.jobs_path.exists():
+        return {}
+    scheduler = open_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        return {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+# -- running crawls -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    outlet_id: str
+    exit_code: int
+    log_file: Path
+    # The crawl_runs row the crawl wrote, None when it stopped before starting a run (for
+    # instance because the outlet was already being crawled): the log file says why.
+    run: dict | None
+
+    def summary(self) -> str:
+        if self.run is None:
+            return f"{self.outlet_id}: did not run (exit code {self.exit_code}): {self.log_tail()}"
+        run = self.run
+        return (f"{self.outlet_id}: {run['status']}, {run['pages_fetched']} pages, {run['articles_new']} new "
+                f"articles, {run['articles_updated']} updated, {run['errors']} errors (log: {self.log_file})")
+
+    def log_tail(self, lines: int = 3) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "no log"
+        return " / ".join(line for line in text.strip().splitlines()[-lines:]) or "empty log"
+
+
+class CrawlRunner:
+    """Starts crawl processes and keeps hold of them, so they can be stopped cleanly."""
+
+    def __init__(self, config: ScheduleConfig):
+        self.config = config
+        self._children: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def command(self, outlet_id: str, log_file: Path) -> list[str]:
+        command = [sys.executable, "-m", "scraper.cli"]
+        if self.config.registry_path:
+            command += ["--outlets", str(self.config.registry_path)]
+        return command + ["--db", str(self.config.archive), "crawl", outlet_id,
+                          "--time-limit", str(self.config.time_limit), "--log-file", str(log_file)]
+
+    def run(self, outlet_id: str) -> RunOutcome | None:
+        """Crawl one outlet in a child process and wait for it; None if stopping."""
+        log_dir = self.config.logs_path / outlet_id
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+        with Archive(self.config.archive) as archive:  # creates the schema on a first run
+            last_run = archive.conn.execute("SELECT coalesce(max(id), 0) FROM crawl_runs").fetchone()[0]
+        with self._lock:
+            if self._stopping:
+                return None
+            with open(log_file, "a", encoding="utf-8") as output:
+                # Its own session: a Ctrl+C at the terminal must not reach the crawl directly,
+                # or the SIGTERM we forward would be its second signal (Scrapy's "force stop").
+                child = subprocess.Popen(self.command(outlet_id, log_file), stdout=output,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self._children[outlet_id] = child
+        logger.info("%s: crawl started (pid %d, log %s)", outlet_id, child.pid, log_file)
+        try:
+            child.wait(timeout=self.config.time_limit + self.config.stop_grace + HUNG_MARGIN_SECONDS)
+        except subprocess.TimeoutExpired:
+            logger.error("%s: crawl overran its time limit by %ss; killing it", outlet_id,
+                         self.config.stop_grace + HUNG_MARGIN_SECONDS)
+            child.kill()
+            child.wait()
+            self._settle(child, "timed out", "killed: the crawl process overran its time limit")
+        except KeyboardInterrupt:
+            # Ctrl+C on `mediawatch run` (the scheduler's jobs run in threads, never see it).
+            self._stop([child])
+        finally:
+            with self._lock:
+                self._children.pop(outlet_id, None)
+        self._settle(child, "interrupted", f"the crawl process ended (exit code {child.returncode}) "
+                                           "without finishing the run")
+        return RunOutcome(outlet_id, child.returncode, log_file, self._run_row(outlet_id, child, last_run))
+
+    def stop_all(self) -> None:
+        """Start no more crawls; ask the running ones to finish, kill them after the grace period."""
+        with self._lock:
+            self._stopping = True
+            children = list(self._children.values())
+        self._stop(children)
+
+    def _stop(self, children: list[subprocess.Popen]) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.config.stop_grace
+        for child in children:
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("crawl pid %d did not stop within %ss; killing it", child.pid, self.config.stop_grace)
+                child.kill()
+                child.wait()
+                self._settle(child, "interrupted", f"killed: did not stop within {self.config.stop_grace}s "
+                                                   "of being asked to")
+
+    def _settle(self, child: subprocess.Popen, status: str, message: str) -> None:
+        """Close the run of a crawl process that ended without closing it itself."""
+        with Archive(self.config.archive) as archive:
+            row = archive.conn.execute(
+                "SELECT max(id) FROM crawl_runs WHERE pid = ? AND status = 'running'", (child.pid,)
+            ).fetchone()
+            if row[0] is not None:
+                archive.finish_run(row[0], status, message)
+
+    def _run_row(self, outlet_id: str, child: subprocess.Popen, after_id: int) -> dict | None:
+        with Archive(self.config.archive) as archive:
+            rows = list(archive.db.query(
+                "SELECT * FROM crawl_runs WHERE id > ? AND outlet_id = ? AND pid = ? ORDER BY id DESC LIMIT 1",
+                [after_id, outlet_id, child.pid],
+            ))
+        return rows[0] if rows else None
+
+
+# -- the foreground scheduler -------------------------------------------------------------
+
+# The running service, for the job function (jobs hold only an outlet id).
+_service: SchedulerService | None = None
+
+
+def scheduled_run(outlet_id: str) -> None:
+    """The job function: one scheduled run of one outlet."""
+    if _service is not None:
+        _service.run_scheduled(outlet_id)
+
+
+class SchedulerService:
+    def __init__(self, config: ScheduleConfig):
+        self.config = config
+        self.runner = CrawlRunner(config)
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+
+    def load(self) -> Registry:
+        registry = load_registry(self.config.registry_path, strict=False)
+        for problem in registry.problems:
+            logger.error("%s; this outlet is not scheduled until it is fixed", problem)
+        return registry
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads the registry. LockHeld if one already runs."""
+        global _service
+        lock = SchedulerLock(self.config.jobs_path).acquire()
+        try:
+            with Archive(self.config.archive) as archive:
+                archive.mark_abandoned_runs()
+            scheduler = open_scheduler(self.config)
+            scheduler.start(paused=True)
+            sync_jobs(scheduler, self.load())
+            _service = self
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: self._stop.set())
+            signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+            scheduler.resume()
+            logger.info("scheduler started: %d outlets, %d paused; jobs in %s", len(scheduler.get_jobs()),
+                        len(paused_outlets(self.config)), self.config.jobs_path)
+            while not self._stop.wait(0.5):
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self.reload(scheduler)
+            logger.info("stopping: asking running crawls to finish")
+            scheduler.pause()
+            self.runner.stop_all()
+            scheduler.shutdown(wait=True)
+            with Archive(self.config.archive) as archive:
+                archive.mark_abandoned_runs()
+            logger.info("scheduler stopped")
+        finally:
+            _service = None
+            lock.release()
+
+    def reload(self, scheduler: BackgroundScheduler) -> None:
+        logger.info("reloading the outlet registry")
+        try:
+            registry = self.load()
+        except ConfigError as exc:  # the whole file is unreadable: keep the schedules we have
+            logger.error("%s; keeping the current schedules", exc)
+            return
+        sync_jobs(scheduler, registry)
+
+    def run_scheduled(self, outlet_id: str) -> None:
+        paused = paused_outlets(self.config)
+        if outlet_id in paused:
+            logger.info("%s: paused since %s; skipping this run", outlet_id, paused[outlet_id])
+            return
+        outcome = self.runner.run(outlet_id)
+        if outcome is not None:
+            level = logging.INFO if outcome.run and outcome.run["status"] == "ok" else logging.WARNING
+            logger.log(level, "%s", outcome.summary())
+
+
+# -- inspection ---------------------------------------------------------------------------
+
+
+def scheduler_pid(config: ScheduleConfig) -> str | None:
+    """The pid of the scheduler running on these jobs, None if there is none."""
+    lock = SchedulerLock(config.jobs_path)
+    try:
+        lock.acquire().release()
+    except LockHeld as exc:
+        return str(exc).rsplit("pid ", 1)[-1].rstrip(")")
+    return None
+
+
+def schedule_table(config: ScheduleConfig, registry: Registry) -> list[dict]:
+    """Every outlet with its schedule, next run, pause state and last run."""
+    jobs = read_jobs(config)
+    paused = paused_outlets(config)
+    last_runs = {}
+    if config.archive.exists():
+        with Archive(config.archive) as archive:
+            for row in archive.db.query(
+                "SELECT outlet_id, status, started, articles_new, errors FROM crawl_runs"
+                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY outlet_id)"
+            ):
+                last_runs[row["outlet_id"]] = row
+    table = []
+    for outlet in registry.outlets.values():
+        job = jobs.get(outlet.id)
+        last = last_runs.get(outlet.id)
+        table.append({
+            "outlet": outlet.id,
+            "schedule": outlet.schedule,
+            "paused": outlet.id in paused,
+            # Jobs are made or changed when a scheduler starts or reloads the registry.
+            "applied": job is not None and job.name == job_name(outlet),
+            "next_run": job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+            if job is not None and job.next_run_time and outlet.id not in paused else None,
+            "last_status": last["status"] if last else None,
+            "last_started": last["started"] if last else None,
+        })
+    return table
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

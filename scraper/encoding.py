@@ -1,0 +1,45 @@
+"""Decode a fetched page to text when its server does not say (or lies about) the charset.
+
+Scrapy takes the charset from the Content-Type header, a byte-order mark or a <meta> tag,
+and otherwise guesses among ASCII, UTF-8 and cp1252, which turns a cp1251 or KOI8-R page
+without declarations into mojibake. Here an undeclared page that is not valid UTF-8, and a
+page declared UTF-8 that is not, are detected from their bytes instead.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from charset_normalizer import from_bytes
+from scrapy.http import TextResponse
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+
+# Encodings worth considering for the outlets monitored (Latin and Cyrillic scripts).
+_CANDIDATES = ["utf_8", "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "cp1252", "iso8859_2", "cp1250"]
+
+
+def decode_page(response: TextResponse) -> tuple[str, str]:
+    """(text, encoding name) of an HTML response."""
+    body = response.body
+    bom_encoding, _ = read_bom(body)
+    if bom_encoding:
+        return response.text, response.encoding
+    declared = http_content_type_encoding(response.headers.get(b"Content-Type", b"").decode("latin-1"))
+    declared = declared or html_body_declared_encoding(body)
+    if declared and _normal(declared) != "utf-8":
+        return response.text, response.encoding
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(body, cp_isolation=_CANDIDATES).best()
+    if best is None:
+        return response.text, response.encoding
+    return str(best), best.encoding
+
+
+def _normal(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name.lower()

@@ -1,0 +1,33 @@
+"""What spiders yield. Spiders only discover and fetch; pipelines decide what is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FetchedPage:
+    """An article candidate as downloaded, before extraction."""
+
+    outlet_id: str
+    url: str
+    url_key: str
+    final_url: str
+    status: int
+    content_type: str
+    encoding: str
+    body: bytes
+    text: str
+    hints: dict = field(default_factory=dict)
+
+
+@dataclass
+class CrawlProblem:
+    """Something that went wrong for one URL; it lands in `crawl_errors`."""
+
+    outlet_id: str
+    url: str
+    kind: str
+    message: str
+    # Set when the URL was an article candidate: its frontier row records the failure.
+    url_key: str | None = None

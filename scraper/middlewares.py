@@ -1,0 +1,213 @@
+"""Downloader middlewares: keep the crawl incremental, and polite to servers in trouble."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.misc import load_object
+
+from archive.store import Archive
+
+logger = logging.getLogger(__name__)
+
+
+class AlreadyArchived(IgnoreRequest):
+    """A request dropped on purpose because its article is archived or already requested."""
+
+
+class SkipArchivedMiddleware:
+    """Drop article requests whose URL key is already in the archive (unless refreshing).
+
+    Spiders mark article candidates with ``meta["url_key"]``. The check runs against the
+    archive's indexes, so it needs no in-memory copy of everything ever stored; a set of the
+    keys requested in this run also stops two URLs of one article being fetched twice.
+    """
+
+    def __init__(self, archive_path: str, refresh: bool, stats):
+        self.archive = Archive(archive_path)
+        self.refresh = refresh
+        self.stats = stats
+        self.requested: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        return cls(settings["MEDIAWATCH_ARCHIVE"], settings.getbool("MEDIAWATCH_REFRESH"), crawler.stats)
+
+    def process_request(self, request, spider=None):
+        key = request.meta.get("url_key")
+        # A redirect or a retry of a request already let through is the same fetch.
+        if key is None or request.meta.get("redirect_times") or request.meta.get("retry_times"):
+            return None
+        if key in self.requested:
+            self.stats.inc_value("mediawatch/skipped_duplicate")
+            raise AlreadyArchived(f"article already requested in this run: {request.url}")
+        if not self.refresh and self.archive.is_known(key):
+            self.stats.inc_value("mediawatch/skipped_archived")
+            raise AlreadyArchived(f"already archived: {request.url}")
+        self.requested.add(key)
+        return None
+
+
+class StayOnSiteMiddleware:
+    """Refuse to follow an article's redirect off the outlet's allowed hosts.
+
+    Scrapy's own offsite filter drops such redirects silently (and not at all for requests
+    with dont_filter); here the request fails through its errback, so the redirect is recorded
+    in crawl_errors, and the other host is never contacted.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request, spider=None):
+        if "url_key" not in request.meta or not request.meta.get("redirect_urls"):
+            return None
+        outlet = getattr(self.crawler.spider, "outlet", None)
+        if outlet is not None and urlsplit(request.url).hostname not in outlet.allowed_hosts:
+            raise IgnoreRequest(
+                f"{request.meta['redirect_urls'][0]} redirected off the outlet's hosts to {request.url}"
+            )
+        return None
+
+
+class BackoffMiddleware:
+    """Wait before a transient failure is retried, instead of hammering a server in trouble.
+
+    Scrapy's RetryMiddleware retries a 5xx, a 429, a timeout or a reset connection at once.
+    This runs just before it (on the response and exception side) and, when a retry is due,
+    sleeps without blocking the reactor (other hosts, and other requests to this host, carry
+    on meanwhile):
+
+    - for a 429 or 503 with Retry-After, as long as the server asks; one that asks for more
+      than MEDIAWATCH_RETRY_AFTER_MAX seconds is not retried in this run (the error records
+      the header), rather than knocked on again too early;
+    - otherwise exponentially: MEDIAWATCH_BACKOFF_BASE seconds, then twice that, ... plus up
+      to a quarter more at random (so requests that failed together do not retry together),
+      at most MEDIAWATCH_BACKOFF_MAX.
+
+    The number of retries stays RetryMiddleware's (RETRY_TIMES), so the wait is bounded.
+    """
+
+    THROTTLE_STATUSES = (429, 503)
+
+    def __init__(self, settings):
+        self.enabled = settings.getbool("RETRY_ENABLED")
+        self.max_retries = settings.getint("RETRY_TIMES")
+        self.retry_statuses = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
+        self.retry_exceptions = tuple(
+            load_object(name) if isinstance(name, str) else name for name in settings.getlist("RETRY_EXCEPTIONS")
+        )
+        self.base = settings.getfloat("MEDIAWATCH_BACKOFF_BASE")
+        self.max_backoff = settings.getfloat("MEDIAWATCH_BACKOFF_MAX")
+        self.max_retry_after = settings.getfloat("MEDIAWATCH_RETRY_AFTER_MAX")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings)
+
+    def _will_retry(self, request) -> bool:
+        retries = request.meta.get("retry_times", 0)
+        return (self.enabled and not request.meta.get("dont_retry")
+                and retries < request.meta.get("max_retry_times", self.max_retries))
+
+    def _backoff(self, request) -> float:
+        wait = self.base * 2 ** request.meta.get("retry_times", 0)
+        return min(wait * random.uniform(1.0, 1.25), self.max_backoff)
+
+    async def process_response(self, request, response, spider=None):
+        if response.status not in self.retry_statuses or not self._will_retry(request):
+            return response
+        wait = None
+        if response.status in self.THROTTLE_STATUSES:
+            wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is not None and wait > self.max_retry_after:
+            logger.warning("HTTP %s for %s asks to wait %.0fs (over %.0fs): not retrying it in this run",
+                           response.status, request.url, wait, self.max_retry_after)
+            request.meta["dont_retry"] = True  # RetryMiddleware, next in line, lets it through
+            return response
+        await self._sleep(request, self._backoff(request) if wait is None else wait, f"HTTP {response.status}")
+        return response
+
+    async def process_exception(self, request, exception, spider=None):
+        if isinstance(exception, self.retry_exceptions) and self._will_retry(request):
+            await self._sleep(request, self._backoff(request), type(exception).__name__)
+        return None  # RetryMiddleware makes the retry
+
+    @staticmethod
+    async def _sleep(request, seconds: float, reason: str) -> None:
+        if seconds > 0:
+            logger.info("%s for %s: waiting %.1fs before retrying", reason, request.url, seconds)
+            await asyncio.sleep(seconds)
+
+
+def retry_after_seconds(value: bytes | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header value asks for (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class CrawlDelayMiddleware:
+    """Honour robots.txt Crawl-delay (Scrapy reads robots.txt but ignores it).
+
+    When a host's robots.txt is parsed, its Crawl-delay for our User-Agent (at most
+    MEDIAWATCH_CRAWL_DELAY_MAX seconds) becomes the host's download-slot delay, unless the
+    registry already asks for a longer one, without random jitter. Scrapy's slot then spaces
+    requests to the host by at least that delay, one at a time.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.max_delay = crawler.settings.getfloat("MEDIAWATCH_CRAWL_DELAY_MAX")
+        self.user_agent = crawler.settings.get("USER_AGENT")
+        self.delays: dict[str, float] = {}
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def robots_parsed(self, robotparser, request):
+        delay = robotparser.crawl_delay(self.user_agent)
+        if delay:
+            self.delays[urlsplit(request.url).netloc] = min(float(delay), self.max_delay)
+            self._apply(request)
+
+    def process_request(self, request, spider=None):
+        if self.delays:
+            self._apply(request)
+        return None
+
+    def _apply(self, request) -> None:
+        delay = self.delays.get(urlsplit(request.url).netloc)
+        if not delay:
+            return
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        # Crawl-delay is a minimum: the slot's random jitter (RANDOMIZE_DOWNLOAD_DELAY waits
+        # from half to one and a half times the delay) must not take it below.
+        if slot is not None and slot.delay * (1 - slot.jitter) < delay:
+            logger.info("robots.txt asks for %.1fs between requests to %s", delay, urlsplit(request.url).netloc)
+            slot.delay = max(slot.delay, delay)
+            slot.jitter = 0

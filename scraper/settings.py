@@ -1,0 +1,68 @@
+"""Every Scrapy setting mediawatch uses, in one place."""
+
+from __future__ import annotations
+
+from scraper.config import Outlet, Registry
+
+BASE_SETTINGS = {
+    "BOT_NAME": "mediawatch",
+    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    # No remote consoles of any kind on an unattended crawler: neither the telnet console nor
+    # Scrapy 2.19's RemoteControl (on by default: an HTTP server on localhost that runs any
+    # Python code sent with a token it writes to ~/.local/state/scrapy/job_files).
+    "TELNETCONSOLE_ENABLED": False,
+    "REMOTE_CONTROL_ENABLED": False,
+    "EXTENSIONS": {
+        "scrapy.extensions.telnet.TelnetConsole": None,
+        "scrapy.extensions.remote_control.RemoteControl": None,
+        "scraper.progress.BackfillProgress": 500,
+    },
+    "COOKIES_ENABLED": False,
+    "DOWNLOAD_TIMEOUT": 30,
+    "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,
+    "DOWNLOAD_WARNSIZE": 5 * 1024 * 1024,
+    "REDIRECT_MAX_TIMES": 5,
+    "RETRY_ENABLED": True,
+    "RETRY_TIMES": 2,
+    "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+    "CONCURRENT_REQUESTS": 16,
+    "CONCURRENT_ITEMS": 32,
+    "DEPTH_LIMIT": 0,
+    "LOG_LEVEL": "INFO",
+    "ITEM_PIPELINES": {"scraper.pipelines.ArchivePipeline": 300},
+    "DOWNLOADER_MIDDLEWARES": {
+        "scraper.middlewares.SkipArchivedMiddleware": 50,
+        "scraper.middlewares.StayOnSiteMiddleware": 60,
+        # After RobotsTxtMiddleware (100), which parses robots.txt.
+        "scraper.middlewares.CrawlDelayMiddleware": 110,
+        # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
+        "scraper.middlewares.BackoffMiddleware": 560,
+    },
+    "MEDIAWATCH_RETRY_AFTER_MAX": 60,
+    "MEDIAWATCH_BACKOFF_BASE": 1.0,
+    "MEDIAWATCH_BACKOFF_MAX": 30,
+    "MEDIAWATCH_CRAWL_DELAY_MAX": 30,
+    "MEDIAWATCH_EXTRACT_WORKERS": 0,  # 0 = one per core
+}
+
+
+def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, refresh: bool = False,
+                   time_limit: int | None = None, log_file: str | None = None,
+                   log_level: str = "INFO") -> dict:
+    """Settings for crawling one outlet: the base plus the outlet's politeness."""
+    settings = dict(BASE_SETTINGS)
+    settings.update({
+        "USER_AGENT": registry.user_agent,
+        "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
+        "DOWNLOAD_DELAY": outlet.politeness.delay,
+        "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
+        "MEDIAWATCH_ARCHIVE": str(archive_path),
+        "MEDIAWATCH_REFRESH": refresh,
+        "LOG_LEVEL": log_level,
+    })
+    if time_limit:
+        settings["CLOSESPIDER_TIMEOUT"] = time_limit
+    if log_file:
+        settings["LOG_FILE"] = log_file
+    return settings

@@ -1,0 +1,69 @@
+"""The folded search index (archive/search.py) stays in step with the articles table."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from archive.search import FOLDS, INDEX, fold
+from archive.store import Archive
+
+
+def store(archive: Archive, n: int, title: str, text: str) -> None:
+    url = f"https://www.azattyq.org/a/{n}.html"
+    page = {"url_key": f"www.azattyq.org/#{n}", "url": url, "final_url": url, "outlet_id": None, "status": 200,
+            "content_type": "text/html", "encoding": "utf-8", "hints": {}, "body": b"<html></html>"}
+    archive.store_page(page, {"url": url, "url_key": page["url_key"], "title": title, "text": text}, None)
+
+
+def found(archive: Archive, query: str) -> list[str]:
+    return [row[0] for row in archive.conn.execute(
+        f"SELECT highlight({INDEX}, 0, '[', ']') FROM {INDEX} WHERE {INDEX} MATCH ? ORDER BY rank", (fold(query),))]
+
+
+def test_every_folded_letter_is_found_by_its_plain_spelling_in_both_cases(tmp_path):
+    with Archive(tmp_path / "a.db") as archive:
+        letters = "".join(FOLDS)
+        store(archive, 1, letters, letters.upper())
+        plain = "".join(FOLDS.values())
+        assert found(archive, plain) == [f"[{letters}]"]
+        assert found(archive, plain.upper()) == [f"[{letters}]"]
+
+
+def test_index_follows_updates_and_deletes(tmp_path):
+    with Archive(tmp_path / "a.db") as archive:
+        store(archive, 1, "Тоқаев сөйледі", "Мәтін")
+        assert found(archive, "Токаев") == ["[Тоқаев] сөйледі"]
+        store(archive, 1, "Үкімет отырысы", "Мәтін өзгерді")  # the article changed
+        assert found(archive, "Токаев") == [] and found(archive, "укимет") == ["[Үкімет] отырысы"]
+        with archive.write() as conn:
+            conn.execute("UPDATE articles SET fetched_at = 'now'")  # no reindexing needed, none done
+            conn.execute("DELETE FROM articles")
+        assert found(archive, "укимет") == []
+        # Plain sqlite3, without mediawatch's code, can write to the archive too.
+        raw = sqlite3.connect(tmp_path / "a.db")
+        with raw:
+            raw.execute("INSERT INTO articles (url, url_key, title, text, first_seen, fetched_at, updated_at)"
+                        " VALUES ('u', 'k', 'Семёнов', 'т', 'n', 'n', 'n')")
+        raw.close()
+        assert found(archive, "Семенов") == ["[Семёнов]"]
+
+
+def test_an_archive_with_the_older_unfolded_index_is_reindexed_when_opened(tmp_path):
+    path = tmp_path / "old.db"
+    with Archive(path) as archive:
+        store(archive, 1, "Тоқаев", "Мәтін")
+        with archive.write() as conn:  # as an archive written by an older mediawatch
+            conn.execute(f"DROP TABLE {INDEX}")
+            for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
+                                           (f"{INDEX}_%",)).fetchall():
+                conn.execute(f"DROP TRIGGER {trigger}")
+        archive.db["articles"].enable_fts(["title", "text"], create_triggers=True,
+                                          tokenize="unicode61 remove_diacritics 2")
+        assert found(archive, "Токаев") == []
+    with Archive(path) as archive:
+        assert found(archive, "Токаев") == ["[Тоқаев]"]
+        store(archive, 2, "Тоқаев тағы", "Мәтін")
+        # The older triggers are gone: each article is indexed once, so each is found once.
+        assert sorted(found(archive, "Токаев")) == ["[Тоқаев]", "[Тоқаев] тағы"]
+        assert archive.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                                    " AND name IN ('articles_ai', 'articles_ad', 'articles_au')").fetchone()[0] == 0
