@@ -43,3 +43,32 @@ def _normal(name: str) -> str:
         return codecs.lookup(name).name
     except LookupError:
         return name.lower()
+
+
+def decode_bytes(body: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding name) of HTML bytes without an HTTP response: a file, a stored page.
+
+    `encoding` is the one recorded when the page was fetched, used as given; without one, the
+    same order as for a response without a Content-Type charset: byte-order mark, <meta>
+    declaration (unless it claims UTF-8 and the bytes are not), UTF-8, detection. Undecodable
+    bytes become U+FFFD rather than an error: a damaged page still gives what it can.
+    """
+    bom_encoding, bom = read_bom(body)
+    if bom_encoding:
+        return body[len(bom):].decode(bom_encoding, "replace"), bom_encoding
+    for name in (encoding, html_body_declared_encoding(body)):
+        if name and _normal(name) != "utf-8":
+            try:
+                return body.decode(name, "replace"), name
+            except LookupError:  # an unknown charset name: carry on as if none was given
+                continue
+        if name:
+            break
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(body, cp_isolation=_CANDIDATES).best()
+    if best is None:
+        return body.decode("utf-8", "replace"), "utf-8"
+    return str(best), best.encoding

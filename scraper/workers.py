@@ -13,13 +13,16 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Iterable, Iterator, TypeVar
 
 from archive.store import compress_page
 from scraper.extract import extract_article
 
 _pool: ProcessPoolExecutor | None = None
+_pool_size = 0
 _users = 0
 # trafilatura and htmldate keep LRU caches that only grow over a long crawl; each worker
 # clears them every this many pages, as trafilatura advises for long runs.
@@ -42,11 +45,12 @@ def _exit_with(crawler_pid: int) -> None:
 
 
 def acquire(workers: int | None = None) -> ProcessPoolExecutor:
-    global _pool, _users
+    global _pool, _users, _pool_size
     if _pool is None:
+        _pool_size = workers or os.cpu_count() or 2
         # "spawn": forking a process that runs a Twisted reactor and threads is unsafe.
         _pool = ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count() or 2,
+            max_workers=_pool_size,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
             initargs=(os.getpid(),),
@@ -68,27 +72,76 @@ class Extraction:
     """What a worker makes of one page."""
 
     record: dict | None  # the extraction record; None if the extractor raised
-    html_zlib: bytes  # the page body compressed for raw_pages
+    html_zlib: bytes | None = None  # the page body compressed for raw_pages (crawled pages)
     error: str | None = None  # why the extractor raised
 
 
 def extract_page(html: str, body: bytes, url: str, hints: dict) -> Extraction:
+    # Compressing the raw page (about 3 ms for a 230 kB page) happens here too: in the crawler
+    # it was the largest cost on the reactor's one thread, which every page goes through.
+    html_zlib = compress_page(body)
+    extraction = extract_html(html, url, hints)
+    extraction.html_zlib = html_zlib
+    return extraction
+
+
+def extract_html(html: str, url: str, hints: dict) -> Extraction:
+    """Extract one page that is not to be stored as fetched (`extract`, `reextract`)."""
     global _pages_extracted
     _pages_extracted += 1
     if _pages_extracted % RESET_CACHES_EVERY == 0:
         from trafilatura.meta import reset_caches
 
         reset_caches()
-    # Compressing the raw page (about 3 ms for a 230 kB page) happens here too: in the crawler
-    # it was the largest cost on the reactor's one thread, which every page goes through.
-    html_zlib = compress_page(body)
     try:
-        return Extraction(extract_article(html, url, hints), html_zlib)
+        return Extraction(extract_article(html, url, hints))
     except Exception as exc:  # a bug in the extractor must cost one page, not the run
-        return Extraction(None, html_zlib, repr(exc))
+        return Extraction(None, error=repr(exc))
 
 
 async def extract_in_worker(pool: ProcessPoolExecutor, html: str, body: bytes, url: str,
                             hints: dict) -> Extraction:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(pool, extract_page, html, body, url, hints)
+
+
+Tag = TypeVar("Tag")
+# Pages in flight per worker outside a crawl: enough to keep every worker busy, few enough
+# that a huge input streams through instead of being read into memory.
+_IN_FLIGHT_PER_WORKER = 16
+
+
+def extract_many(jobs: Iterable[tuple[Tag, tuple[str, str, dict] | None]],
+                 workers: int | None = None) -> Iterator[tuple[Tag, Extraction | None]]:
+    """Extract `(tag, (html, url, hints))` jobs in the worker pool; yields `(tag, Extraction)`
+    in input order. A job of None is passed through as `(tag, None)` in its place.
+
+    The crawler's pool and per-page function, for `mediawatch extract --jsonl` and
+    `mediawatch reextract`, so they extract exactly as a crawl does.
+    """
+    pool = acquire(workers)
+    try:
+        limit = _pool_size * _IN_FLIGHT_PER_WORKER
+        pending: deque[tuple[Tag, Future | None]] = deque()
+        for tag, job in jobs:
+            pending.append((tag, None if job is None else pool.submit(extract_html, *job)))
+            while len(pending) > limit or (pending and _ready(pending[0][1])):
+                yield _result(pending.popleft())
+        while pending:
+            yield _result(pending.popleft())
+    finally:
+        release()
+
+
+def _ready(future: Future | None) -> bool:
+    return future is None or future.done()
+
+
+def _result(item: tuple[Tag, Future | None]) -> tuple[Tag, Extraction | None]:
+    tag, future = item
+    if future is None:
+        return tag, None
+    try:
+        return tag, future.result()
+    except Exception as exc:  # a worker process died (killed, out of memory): this page only
+        return tag, Extraction(None, error=repr(exc))
