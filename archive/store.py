@@ -402,6 +402,40 @@ class Archive:
         conn.execute(f"UPDATE articles SET {assignments} WHERE id = ?", [*row.values(), existing[0]])
         return "updated"
 
+    def replace_extractions(self, extractions: list[tuple[int, str, dict]]) -> list[list[str] | None]:
+        """Store new extraction records for existing articles, in one transaction.
+
+        Each item is (article id, `fetched_at` of the raw page that was re-extracted, record).
+        The article keeps its identity (url, url_key) and fetch history; its extracted fields,
+        extractor_version and content_hash are replaced, and updated_at moves when the content
+        changed. Returns, per item, the names of the fields that changed ([] if none), or None
+        when the page was fetched again meanwhile (the newer fetch's article is left as it is).
+        """
+        now = utcnow()
+        changes: list[list[str] | None] = []
+        with self.write() as conn:
+            for article_id, page_fetched_at, record in extractions:
+                found = conn.execute(
+                    f"SELECT a.url, a.url_key, r.fetched_at, {', '.join('a.' + f for f in _ARTICLE_FIELDS)}"
+                    " FROM articles a JOIN raw_pages r ON r.id = a.raw_page_id WHERE a.id = ?",
+                    (article_id,),
+                ).fetchone()
+                if found is None or found[2] != page_fetched_at:
+                    changes.append(None)
+                    continue
+                stored = dict(zip(_ARTICLE_FIELDS, found[3:]))
+                row = article_row({**record, "url": found[0], "url_key": found[1]})
+                changed = [name for name in _ARTICLE_FIELDS if row[name] != stored[name]]
+                if changed:
+                    values = {name: row[name] for name in _ARTICLE_FIELDS}
+                    values["content_hash"] = row["content_hash"]
+                    if set(changed) & set(_HASHED_FIELDS):
+                        values["updated_at"] = now
+                    assignments = ", ".join(f"{column} = ?" for column in values)
+                    conn.execute(f"UPDATE articles SET {assignments} WHERE id = ?", [*values.values(), article_id])
+                changes.append(changed)
+        return changes
+
 
 def article_row(article: dict) -> dict:
     """The articles-table columns for one extraction record (lists as JSON, a content hash)."""
