@@ -86,7 +86,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     if len(text) < _SHORT_BODY_CHARS and tree is not None:
         text = _longer_body(text, html, url, prune, meta)
 
-    if len(text.split()) < MIN_WORDS:
+    if _word_count(text) < MIN_WORDS:
         text = ""  # a stray menu item or caption, not an article
 
     language = _language(text, meta, hints)
@@ -285,8 +285,13 @@ def _clean_trafilatura_date(value: str | None) -> str | None:
     return normalise_timestamp(value)
 
 
+# Chinese, Japanese and Korean-Hanja characters: a written word each, since these scripts put
+# no spaces between words (a Japanese article is otherwise "one word" and would be dropped).
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def _word_count(text: str) -> int:
-    return len(text.split())
+    return len(_CJK.sub(" ", text).split()) + len(_CJK.findall(text))
 
 
 def _normalise_paragraphs(text: str) -> str:
