@@ -185,3 +185,12 @@ def test_language_is_detected_among_the_outlets_languages(text, languages, expec
 def test_a_page_without_text_gives_an_empty_record_not_an_error():
     record = extract_article("<html><body><nav>Home</nav></body></html>", "https://x.org/a/1.html", None)
     assert record["text"] == "" and record["word_count"] == 0
+
+
+def test_a_japanese_article_is_not_taken_for_an_empty_page():
+    # No spaces between words: counted by characters, the text is an article, not a caption.
+    sentence = "東京都は十四日、新しい防災計画を発表し、地震や水害への備えを強化する方針を示した。"
+    html = "<html lang='ja'><body><article><h1>防災計画</h1>" + f"<p>{sentence}</p>" * 3 + "</article></body></html>"
+    record = extract_article(html, "https://example.jp/news/1")
+    assert sentence in record["text"]
+    assert record["word_count"] > 100
