@@ -231,7 +231,9 @@ def test_a_second_scheduler_on_the_same_jobs_refuses_to_start(setup, tmp_path):
 
 
 def test_a_crawl_that_reaches_its_time_limit_is_marked_timed_out(setup, tmp_path):
-    mirror, base = setup(slow=1.0)
+    # Every article takes longer than the time limit: the run cannot finish in time, however
+    # many pages are fetched at once.
+    mirror, base = setup(slow=5.0)
     result = run_mediawatch([*base, "run", "globalvoices", "--time-limit", "3"], mirror=mirror, check=False)
     assert result.returncode != 0
     [run] = runs(tmp_path, "globalvoices")
