@@ -1,5 +1,9 @@
 """Scheduled crawls: one APScheduler job per outlet, each run a separate crawl process.
 
+An outlet with a `deep_crawl` entry gets a second job, `<outlet>:deep`: on its own (rarer)
+schedule it re-reads the outlet's archive sitemaps for the last N days and fetches what the
+frequent runs missed (`mediawatch backfill OUTLET --since ...`).
+
 Jobs live in their own SQLite job store (`<archive>.jobs.sqlite` unless told otherwise), so a
 restart knows when each outlet last ran: runs missed while the scheduler was down coalesce
 into one, and a job never has two runs at once. The crawl itself runs as
@@ -27,7 +31,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -123,22 +127,49 @@ def open_scheduler(config: ScheduleConfig) -> BackgroundScheduler:
     )
 
 
+DEEP_SUFFIX = ":deep"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What one job of the store should be: its id, trigger, name and arguments."""
+
+    id: str
+    schedule: str
+    name: str
+    kwargs: dict
+
+
+def job_specs(registry: Registry) -> list[JobSpec]:
+    """The jobs the registry asks for: every outlet's crawl, and its deep crawl if it has one."""
+    specs = []
+    for outlet in registry.outlets.values():
+        specs.append(JobSpec(outlet.id, outlet.schedule, job_name(outlet), {"outlet_id": outlet.id}))
+        if outlet.deep_crawl:
+            deep = outlet.deep_crawl
+            specs.append(JobSpec(outlet.id + DEEP_SUFFIX, deep.schedule,
+                                 f"{outlet.id} deep '{deep.schedule}' last {deep.days} days",
+                                 {"outlet_id": outlet.id, "deep_days": deep.days}))
+    return specs
+
+
 def sync_jobs(scheduler: BackgroundScheduler, registry: Registry) -> None:
-    """Make the job store hold one job per registry outlet, with its current schedule.
+    """Make the job store hold the registry's jobs (job_specs), with their current schedules.
 
     A job whose schedule is unchanged keeps its next run time; jobs of outlets no longer in
     the registry (or whose entry is broken) are removed. Pause state is not touched.
     """
-    for outlet in registry.outlets.values():
-        job = scheduler.get_job(outlet.id)
-        kwargs = {"outlet_id": outlet.id}
-        if job is not None and (job.name, job.func_ref, job.kwargs) == (job_name(outlet), JOB_FUNCTION, kwargs):
+    specs = job_specs(registry)
+    for spec in specs:
+        job = scheduler.get_job(spec.id)
+        if job is not None and (job.name, job.func_ref, job.kwargs) == (spec.name, JOB_FUNCTION, spec.kwargs):
             continue
-        scheduler.add_job(JOB_FUNCTION, cron_trigger(outlet.schedule), id=outlet.id, name=job_name(outlet),
-                          kwargs=kwargs, replace_existing=True)
-        logger.info("%s: scheduled '%s'", outlet.id, outlet.schedule)
+        scheduler.add_job(JOB_FUNCTION, cron_trigger(spec.schedule), id=spec.id, name=spec.name,
+                          kwargs=spec.kwargs, replace_existing=True)
+        logger.info("%s: scheduled '%s'", spec.id, spec.schedule)
+    wanted = {spec.id for spec in specs}
     for job in scheduler.get_jobs():
-        if job.id not in registry.outlets:
+        if job.id not in wanted:
             scheduler.remove_job(job.id)
             logger.info("%s: no longer scheduled", job.id)
 
@@ -196,18 +227,26 @@ class CrawlRunner:
         self._lock = threading.Lock()
         self._stopping = False
 
-    def command(self, outlet_id: str, log_file: Path) -> list[str]:
+    def command(self, outlet_id: str, log_file: Path, deep_days: int | None = None) -> list[str]:
         command = [sys.executable, "-m", "scraper.cli"]
         if self.config.registry_path:
             command += ["--outlets", str(self.config.registry_path)]
-        return command + ["--db", str(self.config.archive), "crawl", outlet_id,
-                          "--time-limit", str(self.config.time_limit), "--log-file", str(log_file)]
+        command += ["--db", str(self.config.archive)]
+        if deep_days:
+            since = datetime.now(timezone.utc).date() - timedelta(days=deep_days)
+            command += ["backfill", outlet_id, "--since", since.isoformat()]
+        else:
+            command += ["crawl", outlet_id]
+        return command + ["--time-limit", str(self.config.time_limit), "--log-file", str(log_file)]
 
-    def run(self, outlet_id: str) -> RunOutcome | None:
-        """Crawl one outlet in a child process and wait for it; None if stopping."""
+    def run(self, outlet_id: str, deep_days: int | None = None) -> RunOutcome | None:
+        """Crawl one outlet in a child process and wait for it; None if stopping. With
+        `deep_days`, the deep crawl: the outlet's archive sitemaps over that many days."""
         log_dir = self.config.logs_path / outlet_id
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+        kind = "-deep" if deep_days else ""
+        log_file = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}{kind}.log"
+        child_key = outlet_id + (DEEP_SUFFIX if deep_days else "")
         with Archive(self.config.archive) as archive:  # creates the schema on a first run
             last_run = archive.conn.execute("SELECT coalesce(max(id), 0) FROM crawl_runs").fetchone()[0]
         with self._lock:
@@ -216,9 +255,9 @@ class CrawlRunner:
             with open(log_file, "a", encoding="utf-8") as output:
                 # Its own session: a Ctrl+C at the terminal must not reach the crawl directly,
                 # or the SIGTERM we forward would be its second signal (Scrapy's "force stop").
-                child = subprocess.Popen(self.command(outlet_id, log_file), stdout=output,
+                child = subprocess.Popen(self.command(outlet_id, log_file, deep_days), stdout=output,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-            self._children[outlet_id] = child
+            self._children[child_key] = child
         logger.info("%s: crawl started (pid %d, log %s)", outlet_id, child.pid, log_file)
         try:
             child.wait(timeout=self.config.time_limit + self.config.stop_grace + HUNG_MARGIN_SECONDS)
@@ -233,7 +272,7 @@ class CrawlRunner:
             self._stop([child])
         finally:
             with self._lock:
-                self._children.pop(outlet_id, None)
+                self._children.pop(child_key, None)
         self._settle(child, "interrupted", f"the crawl process ended (exit code {child.returncode}) "
                                            "without finishing the run")
         return RunOutcome(outlet_id, child.returncode, log_file, self._run_row(outlet_id, child, last_run))
@@ -284,10 +323,10 @@ class CrawlRunner:
 _service: SchedulerService | None = None
 
 
-def scheduled_run(outlet_id: str) -> None:
-    """The job function: one scheduled run of one outlet."""
+def scheduled_run(outlet_id: str, deep_days: int | None = None) -> None:
+    """The job function: one scheduled run of one outlet (its deep crawl with `deep_days`)."""
     if _service is not None:
-        _service.run_scheduled(outlet_id)
+        _service.run_scheduled(outlet_id, deep_days)
 
 
 class SchedulerService:
@@ -344,12 +383,12 @@ class SchedulerService:
             return
         sync_jobs(scheduler, registry)
 
-    def run_scheduled(self, outlet_id: str) -> None:
+    def run_scheduled(self, outlet_id: str, deep_days: int | None = None) -> None:
         paused = paused_outlets(self.config)
         if outlet_id in paused:
             logger.info("%s: paused since %s; skipping this run", outlet_id, paused[outlet_id])
             return
-        outcome = self.runner.run(outlet_id)
+        outcome = self.runner.run(outlet_id, deep_days)
         if outcome is not None:
             level = logging.INFO if outcome.run and outcome.run["status"] == "ok" else logging.WARNING
             logger.log(level, "%s", outcome.summary())
@@ -369,29 +408,32 @@ def scheduler_pid(config: ScheduleConfig) -> str | None:
 
 
 def schedule_table(config: ScheduleConfig, registry: Registry) -> list[dict]:
-    """Every outlet with its schedule, next run, pause state and last run."""
+    """Every job (each outlet, and its deep crawl) with its schedule, next run, pause state
+    and last run."""
     jobs = read_jobs(config)
     paused = paused_outlets(config)
     last_runs = {}
     if config.archive.exists():
         with Archive(config.archive) as archive:
             for row in archive.db.query(
-                "SELECT outlet_id, status, started, articles_new, errors FROM crawl_runs"
-                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY outlet_id)"
+                "SELECT outlet_id, mode, status, started FROM crawl_runs"
+                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY outlet_id, mode = 'backfill')"
             ):
-                last_runs[row["outlet_id"]] = row
+                key = row["outlet_id"] + (DEEP_SUFFIX if row["mode"] == "backfill" else "")
+                last_runs[key] = row
     table = []
-    for outlet in registry.outlets.values():
-        job = jobs.get(outlet.id)
-        last = last_runs.get(outlet.id)
+    for spec in job_specs(registry):
+        outlet_id = spec.kwargs["outlet_id"]
+        job = jobs.get(spec.id)
+        last = last_runs.get(spec.id)
         table.append({
-            "outlet": outlet.id,
-            "schedule": outlet.schedule,
-            "paused": outlet.id in paused,
+            "outlet": spec.id,
+            "schedule": spec.schedule,
+            "paused": outlet_id in paused,
             # Jobs are made or changed when a scheduler starts or reloads the registry.
-            "applied": job is not None and job.name == job_name(outlet),
+            "applied": job is not None and job.name == spec.name,
             "next_run": job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-            if job is not None and job.next_run_time and outlet.id not in paused else None,
+            if job is not None and job.next_run_time and outlet_id not in paused else None,
             "last_status": last["status"] if last else None,
             "last_started": last["started"] if last else None,
         })

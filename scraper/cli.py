@@ -282,11 +282,11 @@ def schedule_list(obj: Context):
     pid = scheduler_pid(config)
     click.echo(f"scheduler: {f'running (pid {pid})' if pid else 'not running'}; jobs in {config.jobs_path}")
     rows = schedule_table(config, registry)
-    click.echo(f"{'outlet':<16} {'schedule':<16} {'state':<8} {'next run':<21} last run")
+    click.echo(f"{'outlet':<18} {'schedule':<16} {'state':<8} {'next run':<21} last run")
     for row in rows:
         last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
         state = "paused" if row["paused"] else "active"
-        click.echo(f"{row['outlet']:<16} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
+        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
     pending = [row["outlet"] for row in rows if not row["applied"]]
     if pending:
         click.echo(f"not yet applied (start the scheduler, or reload it with SIGHUP): {', '.join(pending)}")
@@ -304,10 +304,11 @@ def _lenient_registry(obj: Context) -> Registry:
 
 @cli.command()
 @click.argument("outlet_id", metavar="OUTLET")
+@click.option("--deep", is_flag=True, help="Run the outlet's deep crawl (its deep_crawl entry) instead.")
 @_logs_option
 @_time_limit_option
 @click.pass_obj
-def run(obj: Context, outlet_id, logs, time_limit):
+def run(obj: Context, outlet_id, deep, logs, time_limit):
     """Run one outlet's scheduled crawl now, as the scheduler would.
 
     The crawl runs in its own process with a time limit and a log file, like a scheduled
@@ -318,10 +319,13 @@ def run(obj: Context, outlet_id, logs, time_limit):
 
     from scheduler import CrawlRunner
 
-    obj.select([outlet_id])
+    [outlet] = obj.select([outlet_id])
+    if deep and outlet.deep_crawl is None:
+        raise click.ClickException(f"outlet '{outlet_id}' has no deep_crawl entry in {obj.registry.path}")
     # SIGTERM (from a service manager) stops the crawl as cleanly as Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    outcome = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit)).run(outlet_id)
+    runner = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit))
+    outcome = runner.run(outlet_id, outlet.deep_crawl.days if deep else None)
     click.echo(outcome.summary(), err=outcome.run is None)
     sys.exit(outcome.exit_code if outcome.exit_code >= 0 else 1)
 

@@ -62,6 +62,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class DeepCrawl:
+    """A second, rarer schedule that re-reads the outlet's backfill sources (its archive
+    sitemaps) for the last `days` days and fetches what the frequent incremental runs missed."""
+
+    schedule: str
+    days: int = 7
+
+
+@dataclass(frozen=True)
 class Politeness:
     concurrency: int = 2
     delay: float = 0.5
@@ -88,6 +97,7 @@ class Outlet:
     schedule: str
     politeness: Politeness
     drop_xpath: tuple[str, ...] = ()
+    deep_crawl: DeepCrawl | None = None
 
     def is_article_url(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -217,6 +227,7 @@ class _EntryChecker:
         hosts = get.str_list("allowed_hosts", required=False) or (
             [urlsplit(homepage).hostname] if homepage else []
         )
+        sources = tuple(get.sources())
         outlet = Outlet(
             id=outlet_id,
             name=get.text("name"),
@@ -225,13 +236,14 @@ class _EntryChecker:
             country=get.text("country", required=False),
             region=get.text("region", required=False),
             family=merged.get("family"),
-            sources=tuple(get.sources()),
+            sources=sources,
             article_patterns=tuple(get.patterns("article_patterns")),
             article_id=get.pattern("article_id", required=False, groups=1),
             allowed_hosts=tuple(hosts),
             schedule=get.schedule(),
             politeness=get.politeness(),
             drop_xpath=tuple(get.str_list("drop_xpath", required=False)),
+            deep_crawl=get.deep_crawl(sources),
         )
         return None if self.problems else outlet
 
@@ -385,16 +397,41 @@ class _Getter:
         return sources
 
     def schedule(self) -> str:
-        value = self.data.get("schedule", DEFAULT_SCHEDULE)
+        return self._cron("schedule", self.data.get("schedule", DEFAULT_SCHEDULE)) or DEFAULT_SCHEDULE
+
+    def _cron(self, name: str, value) -> str | None:
         if not isinstance(value, str) or len(value.split()) not in (5, 6):
-            self._missing("schedule", "a cron expression of 5 fields, or 6 with seconds first, such as '*/30 * * * *'")
-            return DEFAULT_SCHEDULE
+            self.checker._problem(name, "a cron expression of 5 fields, or 6 with seconds first, "
+                                        "such as '*/30 * * * *'", value)
+            return None
         try:
             # Parse it now so a bad schedule fails at load time, not when the scheduler starts.
             cron_trigger(value)
         except ScheduleError as exc:
-            self._missing("schedule", f"a valid cron expression ({exc})")
+            self.checker._problem(name, f"a valid cron expression ({exc})", value)
+            return None
         return value
+
+    def deep_crawl(self, sources: tuple[Source, ...]) -> DeepCrawl | None:
+        value = self.data.get("deep_crawl")
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) - {"schedule", "days"} or "schedule" not in value:
+            self._missing("deep_crawl", "a mapping with schedule (cron) and optionally days, such as "
+                                        "{schedule: '15 3 * * *', days: 7}")
+            return None
+        schedule = self._cron("deep_crawl.schedule", value["schedule"])
+        days = value.get("days", DeepCrawl.days)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+            self.checker._problem("deep_crawl.days", "a whole number of days from 1 to 3650", days)
+            return None
+        if not any(source.mode == "backfill" for source in sources):
+            # A family's deep crawl applies to the outlets that keep the family's backfill
+            # sources; one an outlet asks for itself needs them.
+            if "deep_crawl" in self.checker.entry:
+                self._missing("deep_crawl", "a source with mode: backfill to re-read (e.g. the sitemap index)")
+            return None
+        return DeepCrawl(schedule, days) if schedule else None
 
     def politeness(self) -> Politeness:
         value = self.data.get("politeness") or {}

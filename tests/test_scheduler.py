@@ -231,7 +231,9 @@ def test_a_second_scheduler_on_the_same_jobs_refuses_to_start(setup, tmp_path):
 
 
 def test_a_crawl_that_reaches_its_time_limit_is_marked_timed_out(setup, tmp_path):
-    mirror, base = setup(slow=1.0)
+    # Every article takes longer than the time limit: the run cannot finish in time, however
+    # many pages are fetched at once.
+    mirror, base = setup(slow=5.0)
     result = run_mediawatch([*base, "run", "globalvoices", "--time-limit", "3"], mirror=mirror, check=False)
     assert result.returncode != 0
     [run] = runs(tmp_path, "globalvoices")
@@ -317,3 +319,47 @@ async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
 
     errors = (await client.get("/ops/errors_by_kind.json?_shape=array")).json()
     assert [(r["outlet_id"], r["kind"], r["errors"]) for r in errors] == [("azattyq-kk", "http_503", 2), ("svoboda", "timeout", 1)]
+
+
+DEEP_OUTLETS = """
+families:
+  pangea:
+    homepage: "https://{host}/"
+    article_patterns: ['^/a/(?:[^/?#]+/)?\\d+\\.html$']
+    article_id: '/a/(?:[^/]+/)?(\\d+)\\.html$'
+    sources:
+      - {kind: feed, url: "https://{host}/no-such-feed.xml"}
+      - {kind: sitemap_index, url: "https://{host}/sitemap.xml", mode: backfill}
+    politeness: {concurrency: 4, delay: 0}
+outlets:
+  - {id: voanews, family: pangea, name: Voice of America, host: www.voanews.com, languages: [en],
+     schedule: "0 0 1 1 *", deep_crawl: {schedule: "%(deep)s", days: 3650}}
+"""
+
+
+def test_a_deep_crawl_reads_the_archive_sitemaps_on_its_own_schedule(tmp_path, mirror_factory):
+    # The frequent crawl (a feed that finds nothing) never runs in this test; the deep crawl's
+    # own job reads the sitemap index and stores the article the feed never listed.
+    mirror = mirror_factory(DEMO_DATA / "site")
+    registry = tmp_path / "outlets.yml"
+    registry.write_text(DEEP_OUTLETS % {"deep": EVERY_2S}, encoding="utf-8")
+    base = ["--outlets", str(registry), "--db", str(tmp_path / "archive.db")]
+    scheduler = start_scheduler(base, mirror, tmp_path)
+    try:
+        assert wait_for(lambda: any(r["finished"] for r in runs(tmp_path, "voanews")))
+    finally:
+        code, err = stop(scheduler)
+    assert code == 0, err
+    first = runs(tmp_path, "voanews")[0]
+    assert (first["mode"], first["status"], first["articles_new"]) == ("backfill", "ok", 1)
+    assert first["log_file"].endswith("-deep.log")
+    listing = run_mediawatch([*base, "schedule", "list"]).stdout
+    assert re.search(r"voanews\s+0 0 1 1 \*\s+active\s+\S+ \S+\s+never", listing), listing
+    assert re.search(r"voanews:deep\s+\*/2 \* \* \* \* \*\s+active\s+\S+ \S+\s+ok at ", listing), listing
+    # Run by hand, the deep crawl finds nothing new; an outlet without one says so.
+    registry.write_text(DEEP_OUTLETS % {"deep": NEVER_SOON}, encoding="utf-8")
+    again = run_mediawatch([*base, "run", "voanews", "--deep"], mirror=mirror)
+    assert again.stdout.startswith("voanews: ok,") and " 0 new articles" in again.stdout
+    registry.write_text(OUTLETS % {"gv": NEVER_SOON, "ko": NEVER_SOON}, encoding="utf-8")
+    refused = run_mediawatch([*base, "run", "globalvoices", "--deep"], check=False)
+    assert refused.returncode != 0 and "outlet 'globalvoices' has no deep_crawl entry" in refused.stderr
