@@ -29,6 +29,8 @@ SCRIPTS = {
     "search_tokenizers": ([], None),
     # The reliability work's kill -9 harness (a correctness check, not a timing; tested in CI).
     "kill9": ([], ["--rounds", "2", "--pages", "60"]),
+    # Extraction quality against the offline corpus (writes docs/extraction.md in full mode).
+    "extraction_eval": ([], ["--fast"]),
 }
 
 
