@@ -229,10 +229,8 @@ def canned_sql() -> str:
 def every_match_sql(sql: str) -> str | None:
     """The canned query without its window over the newest matches: ranking every match, as
     it did before the window was added (None if the query has no such window)."""
-    if not sql.startswith("WITH recent AS"):
-        return None
-    main = sql[sql.index(")\nSELECT") + 2:]
-    return "\n".join(line for line in main.splitlines() if "FROM recent" not in line)
+    window = "\n  LIMIT 20000\n"
+    return sql.replace(window, "\n") if window in sql else None
 
 
 def params(q: str, filters: dict) -> dict:
