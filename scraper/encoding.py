@@ -28,14 +28,17 @@ def decode_page(response: TextResponse) -> tuple[str, str]:
     declared = declared or html_body_declared_encoding(body)
     if declared and _normal(declared) != "utf-8":
         return response.text, response.encoding
+    return _utf8_or_detected(body) or (response.text, response.encoding)
+
+
+def _utf8_or_detected(body: bytes) -> tuple[str, str] | None:
+    """UTF-8 if the bytes are valid UTF-8, else the detected encoding; None if none fits."""
     try:
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     best = from_bytes(body, cp_isolation=_CANDIDATES).best()
-    if best is None:
-        return response.text, response.encoding
-    return str(best), best.encoding
+    return None if best is None else (str(best), best.encoding)
 
 
 def _normal(name: str) -> str:
@@ -64,11 +67,4 @@ def decode_bytes(body: bytes, encoding: str | None = None) -> tuple[str, str]:
                 continue
         if name:
             break
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(body, cp_isolation=_CANDIDATES).best()
-    if best is None:
-        return body.decode("utf-8", "replace"), "utf-8"
-    return str(best), best.encoding
+    return _utf8_or_detected(body) or (body.decode("utf-8", "replace"), "utf-8")
