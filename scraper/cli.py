@@ -452,7 +452,7 @@ def reextract(obj: Context, outlet_ids, since, workers):
 
     if not obj.db.exists():
         raise click.ClickException(f"no archive at {obj.db}")
-    # The registry's outlets give the crawl's hints (languages, drop_xpath); outlets it does
+    # The registry's outlets give the crawl's hints (languages, extraction overrides); outlets it does
     # not know (another registry crawled them) get the languages the archive recorded.
     try:
         registry_outlets = load_registry(obj.outlets_path, strict=False).outlets.values()
@@ -462,8 +462,7 @@ def reextract(obj: Context, outlet_ids, since, workers):
     options = ReextractOptions(
         outlets=list(outlet_ids),
         since=since.strftime("%Y-%m-%d") if since else None,
-        outlet_hints={o.id: {"languages": list(o.languages), "drop_xpath": list(o.drop_xpath)}
-                      for o in registry_outlets},
+        outlet_hints={o.id: o.extraction_hints() for o in registry_outlets},
         workers=workers,
     )
     try:

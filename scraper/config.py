@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+from lxml import etree
 
 from scraper.schedules import ScheduleError, cron_trigger
 
@@ -96,7 +97,10 @@ class Outlet:
     allowed_hosts: tuple[str, ...]
     schedule: str
     politeness: Politeness
+    # Extraction overrides: boilerplate to remove before extraction, and the element that
+    # holds the article body where trafilatura's own choice goes wrong.
     drop_xpath: tuple[str, ...] = ()
+    body_xpath: str | None = None
     deep_crawl: DeepCrawl | None = None
 
     def is_article_url(self, url: str) -> bool:
@@ -109,6 +113,11 @@ class Outlet:
     def article_key(self, url: str) -> str | None:
         """The URL key of `url` if it is one of this outlet's article URLs, else None."""
         return url_key(url, self.article_id) if self.is_article_url(url) else None
+
+    def extraction_hints(self) -> dict:
+        """What the extractor is told about every page of this outlet (scraper/extract.Hints)."""
+        return {"languages": list(self.languages), "drop_xpath": list(self.drop_xpath),
+                "body_xpath": self.body_xpath}
 
     def sources_for(self, mode: str) -> list[Source]:
         return [s for s in self.sources if s.mode == mode]
@@ -242,7 +251,8 @@ class _EntryChecker:
             allowed_hosts=tuple(hosts),
             schedule=get.schedule(),
             politeness=get.politeness(),
-            drop_xpath=tuple(get.str_list("drop_xpath", required=False)),
+            drop_xpath=tuple(get.xpaths("drop_xpath")),
+            body_xpath=get.xpath("body_xpath"),
             deep_crawl=get.deep_crawl(sources),
         )
         return None if self.problems else outlet
@@ -308,6 +318,23 @@ class _Getter:
             self._missing(name, "a non-empty list of strings")
             return []
         return value
+
+    def xpath(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        return value if self._valid_xpath(name, value) else None
+
+    def xpaths(self, name: str) -> list[str]:
+        return [v for v in self.str_list(name, required=False) if self._valid_xpath(name, v)]
+
+    def _valid_xpath(self, name: str, value) -> bool:
+        try:
+            etree.XPath(value)
+        except (etree.XPathSyntaxError, TypeError):
+            self.checker._problem(name, "an XPath expression such as '//div[@id=\"article-content\"]'", value)
+            return False
+        return True
 
     def languages(self) -> list[str]:
         value = self.data.get("languages")

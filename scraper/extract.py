@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import trafilatura
+from lxml import etree
 from trafilatura.utils import load_html
 from urllib.parse import urlsplit
 
@@ -58,7 +59,8 @@ class Hints:
     `feed_*` come from the RSS item or Google News sitemap entry that led to the page and fill
     fields extraction cannot find; `languages` are the outlet's declared languages, used to
     narrow language detection and as the last resort; `drop_xpath` are outlet-specific
-    boilerplate selectors removed before extraction.
+    boilerplate selectors removed before extraction, and `body_xpath` the element holding the
+    body on that outlet's pages (text is then taken from it alone, when it matches).
     """
 
     languages: list[str] = field(default_factory=list)
@@ -66,6 +68,7 @@ class Hints:
     feed_published: str | None = None
     feed_language: str | None = None
     drop_xpath: list[str] = field(default_factory=list)
+    body_xpath: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Hints":
@@ -83,7 +86,10 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
 
     doc = _bare(html, url, prune, with_metadata=True) if tree is not None else {}
     text = _normalise_paragraphs(doc.get("text") or "")
-    if len(text) < _SHORT_BODY_CHARS and tree is not None:
+    chosen = _chosen_body(tree, hints.body_xpath, url, prune) if hints.body_xpath and tree is not None else ""
+    if chosen:
+        text = chosen  # where the outlet says the article is, however short
+    elif len(text) < _SHORT_BODY_CHARS and tree is not None:
         text = _longer_body(text, html, url, prune, meta)
 
     if _word_count(text) < MIN_WORDS:
@@ -136,6 +142,17 @@ def _bare(html, url: str, prune, *, with_metadata: bool, favor_recall: bool = Fa
         prune_xpath=prune,
     )
     return doc.as_dict() if doc is not None else {}
+
+
+def _chosen_body(tree, body_xpath: str, url: str, prune) -> str:
+    """The text of the element the outlet's `body_xpath` selects ("" if it selects none).
+
+    The operator has said where the article is, so the pass favours recall inside it."""
+    nodes = [node for node in tree.xpath(body_xpath) if isinstance(node, etree._Element)]
+    if not nodes:
+        return ""
+    html = "<html><body>" + "".join(etree.tostring(node, encoding="unicode") for node in nodes) + "</body></html>"
+    return _normalise_paragraphs(_bare(html, url, prune, with_metadata=False, favor_recall=True).get("text") or "")
 
 
 def _longer_body(text: str, html, url: str, prune, meta: PageMetadata) -> str:

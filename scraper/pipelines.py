@@ -80,7 +80,7 @@ class ArchivePipeline:
         # What discovery recorded for this URL (from any source, e.g. a Google News sitemap
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
-        hints = {"languages": list(outlet.languages), "drop_xpath": list(outlet.drop_xpath), **page.hints}
+        hints = {**outlet.extraction_hints(), **page.hints}
         try:
             extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints)
         except Exception as exc:  # a crashed worker process must cost one page, not the run

@@ -70,6 +70,8 @@ def test_a_good_entry_loads(tmp_path):
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: {schedule: '15 25 * * *'}"), "field 'deep_crawl.schedule': expected a valid cron expression"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: {schedule: '15 3 * * *', days: 0}"), "field 'deep_crawl.days': expected a whole number of days from 1 to 3650, got 0"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: nightly"), "field 'deep_crawl': expected a mapping with schedule"),
+        (("languages: [kk, ru]", "languages: [kk, ru]\n    body_xpath: '//div[@class='"), "field 'body_xpath': expected an XPath expression"),
+        (("languages: [kk, ru]", "languages: [kk, ru]\n    drop_xpath: ['//aside', '//div[']"), "field 'drop_xpath': expected an XPath expression"),
     ],
 )
 def test_each_mistake_names_outlet_field_and_expectation(tmp_path, change, expected):

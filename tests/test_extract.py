@@ -194,3 +194,22 @@ def test_a_japanese_article_is_not_taken_for_an_empty_page():
     record = extract_article(html, "https://example.jp/news/1")
     assert sentence in record["text"]
     assert record["word_count"] > 100
+
+
+def test_an_outlets_body_xpath_picks_the_article_where_the_page_misleads_the_extractor():
+    # A page whose real article is short and sits beside a longer block of teasers: the
+    # outlet's registry entry says where the article is.
+    article = ("Парламент бүгін жаңа заң жобасын қарады. Депутаттар құжатты бірінші оқылымда мақұлдады. "
+               "Заң жобасы ауыл шаруашылығын қолдауға арналған.")
+    teasers = "".join(f"<p>Басқа жаңалық №{n}: үкімет отырысында бюджет пен салық мәселелері талқыланды.</p>"
+                      for n in range(12))
+    html = (f"<html><head><title>Заң жобасы</title></head><body><main><article>{teasers}</article>"
+            f"<div class='story'><p>{article}</p></div></main></body></html>")
+    url = "https://www.azattyq.org/a/1.html"
+    plain = extract_article(html, url, {"languages": ["kk"]})
+    chosen = extract_article(html, url, {"languages": ["kk"], "body_xpath": "//div[@class='story']"})
+    assert "Басқа жаңалық" in plain["text"]
+    assert chosen["text"] == article
+    # An XPath that selects nothing on a page leaves trafilatura's choice in place.
+    missing = extract_article(html, url, {"languages": ["kk"], "body_xpath": "//div[@id='nope']"})
+    assert missing["text"] == plain["text"]
