@@ -396,7 +396,7 @@ def verdicts(summary: dict) -> list[str]:
             if ours[m] is None or base[m] is None:
                 continue
             delta = (ours[m] - base[m]) * (1 if HIGHER_IS_BETTER[m] else -1)
-            if delta < -0.005:
+            if delta < -0.0005:  # anything the table shows (0.1 point)
                 worse.append(f"{m} {_fmt(ours[m])} vs {_fmt(base[m])}")
         gain = (ours["body_f1"] - base["body_f1"]) * 100
         out.append(f"- **{name}**: body F1 {gain:+.1f} points; "

@@ -205,3 +205,50 @@ def normalise_timestamp(value: str | None) -> str | None:
     except (TypeError, ValueError, IndexError):
         pass
     return parse_textual_date(value)
+
+
+# Timestamps anywhere in a page's source (meta tags, JSON-LD, inline scripts, <time>):
+# date, time with seconds, optional fraction, optional offset.
+_STAMP = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?(?![\d:])"
+)
+# Real UTC offsets are whole quarter hours between -12:00 and +14:00.
+_QUARTER_HOUR = 15 * 60
+
+
+def local_form(timestamp: str | None, source: str) -> str | None:
+    """`timestamp` (an instant in UTC) written in the page's own offset, when the page says it.
+
+    Many sites declare publication in UTC (JSON-LD, article:published_time) while their pages
+    show the local time, and readers — and whoever annotates a date — take the local day: a
+    story published at 21:25 in New York is dated the 24th there, the 25th in UTC. When the same
+    instant appears elsewhere in the source with a non-zero offset, or as a local wall-clock
+    time (seconds equal, hours apart by a real offset), that offset is used. The instant never
+    changes; nothing is guessed when the page does not state it.
+    """
+    if not timestamp or len(timestamp) <= 10:
+        return timestamp
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    if moment.utcoffset() != timedelta(0):
+        return timestamp
+    utc_wall = moment.replace(tzinfo=None)
+    for match in _STAMP.finditer(source):
+        year, month, day, hour, minute, second, tz = match.groups()
+        try:
+            wall = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+        except ValueError:
+            continue
+        if tz and tz.upper() != "Z":
+            digits = tz[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)) * (1 if tz[0] == "+" else -1)
+            if offset and wall - offset == utc_wall:
+                return moment.astimezone(timezone(offset)).isoformat()
+        elif not tz:
+            offset = wall - utc_wall
+            seconds = offset.total_seconds()
+            if offset and -12 * 3600 <= seconds <= 14 * 3600 and seconds % _QUARTER_HOUR == 0:
+                return moment.astimezone(timezone(offset)).isoformat()
+    return timestamp

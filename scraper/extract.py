@@ -28,13 +28,13 @@ from trafilatura.utils import load_html
 from urllib.parse import urlsplit
 
 from .authors import clean_authors
-from .dates import normalise_timestamp, parse_textual_date
+from .dates import local_form, normalise_timestamp, parse_textual_date
 from .language import detect_language
 from .metadata import PageMetadata, page_metadata
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "4"
+EXTRACTOR_VERSION = "5"
 
 # Fewer words than this is what is left of a page with no article (a menu item, a caption).
 MIN_WORDS = 8
@@ -97,6 +97,9 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
 
     language = _language(text, meta, hints)
     published = _published(meta, doc, tree, language, hints.languages)
+    if published and tree is not None:
+        source = html if isinstance(html, str) else html.decode("utf-8", "replace")
+        published = local_form(published, source)
     return {
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,

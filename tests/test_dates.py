@@ -2,7 +2,7 @@
 
 import pytest
 
-from scraper.dates import normalise_timestamp, parse_textual_date
+from scraper.dates import local_form, normalise_timestamp, parse_textual_date
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,20 @@ def test_languages_narrow_the_month_tables():
 )
 def test_normalise_timestamp(value, expected):
     assert normalise_timestamp(value) == expected
+
+
+def test_a_utc_timestamp_takes_the_offset_the_page_states_for_the_same_instant():
+    # JSON-LD in UTC, the page's own script in New York time: the local day is the 24th.
+    source = '{"datePublished":"2020-02-25T02:25:54Z"} ... "date":"2020-02-24T21:25:54-05:00"'
+    assert local_form("2020-02-25T02:25:54+00:00", source) == "2020-02-24T21:25:54-05:00"
+    # A local wall-clock time with the same seconds, six hours earlier: UTC-6.
+    source = '<time datetime="2023-11-08 23:30:59">November 8, 2023 at 11:30 p.m.</time>'
+    assert local_form("2023-11-09T05:30:59+00:00", source) == "2023-11-08T23:30:59-06:00"
+
+
+def test_nothing_is_guessed_when_the_page_states_no_local_time():
+    assert local_form("2022-05-04T00:25:56+00:00", '"published":"2022-05-04T00:25:56.152Z"') == "2022-05-04T00:25:56+00:00"
+    # Another instant with an offset is another event, not this one's local form.
+    assert local_form("2022-05-04T00:25:56+00:00", '"modified":"2022-05-04T09:00:00+03:00"') == "2022-05-04T00:25:56+00:00"
+    # A timestamp with its own offset is left as it is.
+    assert local_form("2022-05-04T03:25:56+03:00", '"x":"2022-05-04T00:25:56"') == "2022-05-04T03:25:56+03:00"
