@@ -193,18 +193,22 @@ def normalise_timestamp(value: str | None) -> str | None:
         except ValueError:
             return date.date().isoformat()
         if tz:
-            if tz.upper() == "Z":
-                moment = moment.replace(tzinfo=timezone.utc)
-            else:
-                digits = tz[1:].replace(":", "")
-                delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-                moment = moment.replace(tzinfo=timezone(delta if tz[0] == "+" else -delta))
+            moment = moment.replace(tzinfo=timezone(_iso_offset(tz)))
         return moment.isoformat()
     try:  # RFC 2822, as in RSS pubDate and some meta tags
         return parsedate_to_datetime(value).isoformat()
     except (TypeError, ValueError, IndexError):
         pass
     return parse_textual_date(value)
+
+
+def _iso_offset(tz: str) -> timedelta:
+    """The offset an ISO 8601 zone designator ("Z", "+05:00", "-0300") stands for."""
+    if tz.upper() == "Z":
+        return timedelta(0)
+    digits = tz[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+    return delta if tz[0] == "+" else -delta
 
 
 # Timestamps anywhere in a page's source (meta tags, JSON-LD, inline scripts, <time>):
@@ -242,8 +246,7 @@ def local_form(timestamp: str | None, source: str) -> str | None:
         except ValueError:
             continue
         if tz and tz.upper() != "Z":
-            digits = tz[1:].replace(":", "")
-            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)) * (1 if tz[0] == "+" else -1)
+            offset = _iso_offset(tz)
             if offset and wall - offset == utc_wall:
                 return moment.astimezone(timezone(offset)).isoformat()
         elif not tz:
