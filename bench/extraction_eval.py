@@ -95,7 +95,7 @@ def _fundus(corpus: Path) -> list[dict]:
             "dataset": "fundus", "id": rel, "path": str(root / rel), "url": entry["url"],
             "language": _FUNDUS_PUBLISHER_LANG.get(entry["publisher"], _FUNDUS_COUNTRY_LANG.get(entry["country"])),
             "truth": {"title": gt.get("title"), "text": "\n".join(parts), "authors": gt.get("authors"),
-                      "date": (gt.get("publishing_date") or "")[:10] or None},
+                      "date": gt.get("publishing_date") or None},
         })
     return pages
 
@@ -215,19 +215,32 @@ def _norm(text: str | None) -> str:
 
 
 def _same_day(pred: str | None, true: str, tz: str | None) -> bool:
+    """Same calendar day, where the truth says whose day: a predicted instant is read in the
+    truth's zone (mediacloud's `timezone`) or offset (fundus's timestamps, many in UTC);
+    otherwise (a bare day) in the offset the prediction is written in."""
     if not pred:
         return False
     day = pred[:10]
-    if tz and len(pred) > 10:
+    zone = _truth_zone(true, tz)
+    if zone is not None and len(pred) > 10:
         try:
-            from zoneinfo import ZoneInfo
-
             moment = datetime.fromisoformat(pred.replace("Z", "+00:00"))
-            if moment.tzinfo is not None:
-                day = moment.astimezone(ZoneInfo(tz)).date().isoformat()
         except ValueError:
-            pass
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            day = moment.astimezone(zone).date().isoformat()
     return day == true[:10]
+
+
+def _truth_zone(true: str, tz: str | None):
+    if tz:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(tz)
+    try:
+        return datetime.fromisoformat(true.replace("Z", "+00:00")).tzinfo if len(true) > 10 else None
+    except ValueError:
+        return None
 
 
 def _authors_f1(pred: list[str], true: list[str]) -> float:

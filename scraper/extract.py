@@ -31,10 +31,11 @@ from .authors import clean_authors
 from .dates import local_form, normalise_timestamp, parse_textual_date
 from .language import detect_language
 from .metadata import PageMetadata, page_metadata
+from .zones import in_country_time, page_country
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "5"
+EXTRACTOR_VERSION = "6"
 
 # Fewer words than this is what is left of a page with no article (a menu item, a caption).
 MIN_WORDS = 8
@@ -100,6 +101,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     if published and tree is not None:
         source = html if isinstance(html, str) else html.decode("utf-8", "replace")
         published = local_form(published, source)
+        published = in_country_time(published, page_country(url))
     return {
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,

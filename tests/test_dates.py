@@ -3,6 +3,7 @@
 import pytest
 
 from scraper.dates import local_form, normalise_timestamp, parse_textual_date
+from scraper.zones import in_country_time, page_country
 
 
 @pytest.mark.parametrize(
@@ -89,3 +90,37 @@ def test_nothing_is_guessed_when_the_page_states_no_local_time():
     assert local_form("2022-05-04T00:25:56+00:00", '"modified":"2022-05-04T09:00:00+03:00"') == "2022-05-04T00:25:56+00:00"
     # A timestamp with its own offset is left as it is.
     assert local_form("2022-05-04T03:25:56+03:00", '"x":"2022-05-04T00:25:56"') == "2022-05-04T03:25:56+03:00"
+
+
+@pytest.mark.parametrize(
+    ("url", "country"),
+    [
+        ("https://www.lanacion.com.ar/politica/x", "AR"),
+        ("https://www.bbc.co.uk/news/1", "GB"),
+        ("https://www.nachrichten.at/a;art114", "AT"),
+        # Country codes sold as generic names, and generic domains, say nothing about a country.
+        ("https://www.currenttime.tv/a/x/1.html", None),
+        ("https://example.io/post", None),
+        ("https://www.azattyq.org/a/x/1.html", None),
+        ("http://127.0.0.1:8000/a/1.html", None),
+    ],
+)
+def test_a_country_code_domain_names_the_country(url, country):
+    assert page_country(url) == country
+
+
+def test_a_utc_only_time_is_written_in_the_domains_country_when_its_day_is_certain():
+    # 00:25 UTC is the evening before in Argentina (one zone, UTC-3).
+    assert in_country_time("2022-05-04T00:25:56+00:00", "AR") == "2022-05-03T21:25:56-03:00"
+    # Brazil spans UTC-2 to UTC-5: all of it is still on the 3rd; the hour is that of most zones.
+    assert in_country_time("2022-05-04T00:44:52+00:00", "BR") == "2022-05-03T21:44:52-03:00"
+
+
+def test_no_country_time_when_the_day_depends_on_the_zone_or_the_time_is_not_utc():
+    # 20:00 UTC is the same evening in Kaliningrad but the next morning in Kamchatka.
+    assert in_country_time("2024-03-01T20:00:00+00:00", "RU") == "2024-03-01T20:00:00+00:00"
+    # A page-stated offset, a naive time and a bare day are kept as they are.
+    assert in_country_time("2022-05-04T03:25:56+03:00", "AR") == "2022-05-04T03:25:56+03:00"
+    assert in_country_time("2022-05-04T00:25:56", "AR") == "2022-05-04T00:25:56"
+    assert in_country_time("2022-05-04", "AR") == "2022-05-04"
+    assert in_country_time("2022-05-04T00:25:56+00:00", None) == "2022-05-04T00:25:56+00:00"

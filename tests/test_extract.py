@@ -215,3 +215,15 @@ def test_an_outlets_body_xpath_picks_the_article_where_the_page_misleads_the_ext
     # An XPath that selects nothing on a page leaves trafilatura's choice in place.
     missing = extract_article(html, url, {"languages": ["kk"], "body_xpath": "//div[@id='nope']"})
     assert missing["text"] == plain["text"]
+
+
+def test_a_publication_time_stated_only_in_utc_gets_the_local_day_of_the_outlets_country(corpus):
+    # La Nación states 2022-05-04T00:25:56Z and no local time: in Buenos Aires it was the 3rd,
+    # the day its readers (and the ground truth) give the story.
+    path = corpus / "trafilatura-eval" / "eval" / "lanacion.com.ar-jugada.html.gz"
+    html = gzip.decompress(path.read_bytes())
+    url = ("https://www.lanacion.com.ar/politica/jugada-del-oficialismo-para-evitar-que-jxc-avance-con-"
+           "la-boleta-unica-en-diputados-nid03052022/")
+    assert extract_article(html, url)["published"] == "2022-05-03T21:25:56-03:00"
+    # The same page under a domain that names no country keeps the instant as the page states it.
+    assert extract_article(html, "https://mirror.example.com/jugada")["published"] == "2022-05-04T00:25:56+00:00"
