@@ -85,13 +85,14 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     meta = page_metadata(tree) if tree is not None else PageMetadata()
     prune = list(hints.drop_xpath) or None
 
-    doc = _bare(html, url, prune, with_metadata=True) if tree is not None else {}
+    # trafilatura copies a tree it is given instead of parsing the HTML a second time.
+    doc = _bare(tree, url, prune, with_metadata=True) if tree is not None else {}
     text = _normalise_paragraphs(doc.get("text") or "")
     chosen = _chosen_body(tree, hints.body_xpath, url, prune) if hints.body_xpath and tree is not None else ""
     if chosen:
         text = chosen  # where the outlet says the article is, however short
     elif len(text) < _SHORT_BODY_CHARS and tree is not None:
-        text = _longer_body(text, html, url, prune, meta)
+        text = _longer_body(text, tree, url, prune, meta)
 
     if _word_count(text) < MIN_WORDS:
         text = ""  # a stray menu item or caption, not an article
@@ -135,9 +136,10 @@ def _language(text: str, meta: PageMetadata, hints: Hints) -> str | None:
     return detect_language(text or meta.description or "", declared, outlet)
 
 
-def _bare(html, url: str, prune, *, with_metadata: bool, favor_recall: bool = False) -> dict:
+def _bare(page, url: str, prune, *, with_metadata: bool, favor_recall: bool = False) -> dict:
+    """trafilatura over `page` (HTML, or a parsed tree it copies)."""
     doc = trafilatura.bare_extraction(
-        html,
+        page,
         url=url or None,
         with_metadata=with_metadata,
         include_comments=False,  # reader comments are not the article
@@ -160,9 +162,9 @@ def _chosen_body(tree, body_xpath: str, url: str, prune) -> str:
     return _normalise_paragraphs(_bare(html, url, prune, with_metadata=False, favor_recall=True).get("text") or "")
 
 
-def _longer_body(text: str, html, url: str, prune, meta: PageMetadata) -> str:
+def _longer_body(text: str, tree, url: str, prune, meta: PageMetadata) -> str:
     """Second chance for a short body: recall-oriented pass, or the JSON-LD articleBody."""
-    candidates = [text, _normalise_paragraphs(_bare(html, url, prune, with_metadata=False, favor_recall=True).get("text") or "")]
+    candidates = [text, _normalise_paragraphs(_bare(tree, url, prune, with_metadata=False, favor_recall=True).get("text") or "")]
     if meta.article_body:
         candidates.append(_normalise_paragraphs(meta.article_body))
     return max(candidates, key=len)
