@@ -220,6 +220,18 @@ _STAMP = re.compile(
 _QUARTER_HOUR = 15 * 60
 
 
+def utc_instant(timestamp: str | None) -> datetime | None:
+    """The moment `timestamp` names, when it has a time of day stated in UTC; else None
+    (a bare day, a time without zone, or one already in a local offset)."""
+    if not timestamp or len(timestamp) <= 10:
+        return None
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return moment if moment.utcoffset() == timedelta(0) else None
+
+
 def local_form(timestamp: str | None, source: str) -> str | None:
     """`timestamp` (an instant in UTC) written in the page's own offset, when the page says it.
 
@@ -230,13 +242,8 @@ def local_form(timestamp: str | None, source: str) -> str | None:
     time (seconds equal, hours apart by a real offset), that offset is used. The instant never
     changes; nothing is guessed when the page does not state it.
     """
-    if not timestamp or len(timestamp) <= 10:
-        return timestamp
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    if moment.utcoffset() != timedelta(0):
+    moment = utc_instant(timestamp)
+    if moment is None:
         return timestamp
     utc_wall = moment.replace(tzinfo=None)
     for match in _STAMP.finditer(source):

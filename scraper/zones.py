@@ -16,10 +16,12 @@ with several offsets the wall-clock hour is that of the offset most of its zones
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timezone
 from urllib.parse import urlsplit
 
 import pytz
+
+from .dates import utc_instant
 
 # Country-code domains that search engines treat as generic, because they are sold and used as
 # vanity names world-wide (currenttime.tv is not a Tuvaluan outlet).
@@ -42,14 +44,9 @@ def page_country(url: str | None) -> str | None:
 
 def in_country_time(timestamp: str | None, country: str | None) -> str | None:
     """`timestamp`, when stated in UTC, written in `country`'s local time if its day is certain."""
-    if not timestamp or not country or len(timestamp) <= 10:
+    moment = utc_instant(timestamp)
+    if moment is None or not country:
         return timestamp
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    if moment.utcoffset() != timedelta(0):
-        return timestamp  # naive (unknown zone) or already local
     offsets = [moment.astimezone(pytz.timezone(name)).utcoffset()
                for name in pytz.country_timezones[country]]
     if len({(moment + offset).date() for offset in offsets}) != 1:
