@@ -20,6 +20,7 @@ import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import sqlite_utils
 
 from archive.search import create_search_index
@@ -304,8 +305,8 @@ class Archive:
 
     def mark_abandoned_runs(self) -> int:
         """Runs still 'running' whose process is gone were killed: mark them interrupted."""
-        rows = self.conn.execute("SELECT id, pid FROM crawl_runs WHERE status = 'running'").fetchall()
-        dead = [run_id for run_id, pid in rows if not _process_alive(pid)]
+        rows = self.conn.execute("SELECT id, pid, started FROM crawl_runs WHERE status = 'running'").fetchall()
+        dead = [run_id for run_id, pid, started in rows if not _run_process_alive(pid, started)]
         if dead:
             with self.write() as conn:
                 conn.executemany(
@@ -483,13 +484,25 @@ def normalise_language(value: str | None) -> str | None:
     return code if len(code) == 2 and code.isalpha() else None
 
 
-def _process_alive(pid: int | None) -> bool:
+_PID_CLOCK_SLACK_S = 2.0
+
+
+def _run_process_alive(pid: int | None, started: str) -> bool:
+    """Is the process that started a run (at `started`) still running?
+
+    A pid alone is not enough: after a reboot or a long time the pid may belong to another
+    process, so a process created after the run began is not the run's. A zombie has ended.
+    """
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        created, status = process.create_time(), process.status()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
+    except psutil.AccessDenied:
+        return True  # someone else's process: cannot tell, so do not touch the run
+    run_began = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+    # `started` is written after the process began, to the second: allow for the rounding.
+    return status != psutil.STATUS_ZOMBIE and created <= run_began + _PID_CLOCK_SLACK_S
     return True

@@ -68,6 +68,36 @@ def two_outlet_site(root: Path, pages: int) -> Path:
     return registry
 
 
+def test_a_run_whose_pid_now_belongs_to_another_process_is_marked_interrupted(tmp_path):
+    # After a crash and a reboot, the pid a run recorded may be reused by an unrelated process:
+    # that run is over all the same. Its own live process keeps it running; a zombie does not.
+    from archive.store import Archive
+    from scraper.config import load_registry
+
+    def status(archive, run_id):
+        return archive.conn.execute("SELECT status FROM crawl_runs WHERE id = ?", (run_id,)).fetchone()[0]
+
+    with Archive(tmp_path / "archive.db") as archive:
+        archive.sync_outlets([next(iter(load_registry().outlets.values()))])
+        outlet = archive.conn.execute("SELECT id FROM outlets").fetchone()[0]
+        own = archive.start_run(outlet, "crawl")  # this process: alive, started before the run
+        reused, zombie = archive.start_run(outlet, "crawl"), archive.start_run(outlet, "crawl")
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        ended = subprocess.Popen([sys.executable, "-c", "pass"])
+        try:
+            time.sleep(0.5)  # `ended` exits and stays a zombie: it is not waited for yet
+            with archive.write() as conn:
+                conn.execute("UPDATE crawl_runs SET pid = ?, started = '2020-01-01T00:00:00Z' WHERE id = ?",
+                             (sleeper.pid, reused))
+                conn.execute("UPDATE crawl_runs SET pid = ? WHERE id = ?", (ended.pid, zombie))
+            assert archive.mark_abandoned_runs() == 2
+            assert [status(archive, run) for run in (own, reused, zombie)] == ["running", "interrupted", "interrupted"]
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+            ended.wait()
+
+
 def test_two_crawl_processes_of_different_outlets_share_one_archive(tmp_path):
     from scraper.mirror import MirrorConfig, MirrorServer, Route
 
