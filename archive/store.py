@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,6 +167,10 @@ class ArchiveError(RuntimeError):
     """A write to the archive failed; the archive is unchanged. The message names the file."""
 
 
+# How long a writer waits for another process's write (or WAL switch) before giving up.
+BUSY_TIMEOUT_S = 30
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -187,7 +192,7 @@ class Archive:
             # never one Python's sqlite3 opened implicitly before some statement.
             self.conn.isolation_level = None
             # Concurrent writers (a scheduled run and a manual one) wait for each other.
-            self.conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             if not readonly:
                 self._create_schema()
         except sqlite3.Error as exc:
@@ -219,9 +224,24 @@ class Archive:
                 raise ArchiveError(f"write to archive {self.path} failed and was rolled back: {exc}") from exc
             raise
 
+    def _use_wal(self) -> None:
+        """Switch the file to WAL, waiting for other processes that are creating it too.
+
+        Switching needs the file to itself for a moment, and SQLite reports "database is
+        locked" at once instead of applying busy_timeout: two crawls started together on a
+        new archive would otherwise fail at random. Retried up to the same timeout.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self.db.journal_mode != "wal":
+            try:
+                self.conn.execute("PRAGMA journal_mode = wal")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _create_schema(self) -> None:
-        if self.db.journal_mode != "wal":
-            self.db.enable_wal()
+        self._use_wal()
         # NORMAL is durable across process crashes in WAL mode; only a power cut may lose
         # the last commits, never corrupt the file.
         self.conn.execute("PRAGMA synchronous = NORMAL")

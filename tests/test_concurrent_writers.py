@@ -8,7 +8,6 @@ page under every article URL (bench/kill9.py's site).
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -137,3 +136,26 @@ def test_two_processes_over_the_same_outlet_set_never_crawl_one_outlet_twice_at_
     for outlet in ("crash", "twin"):  # the runs of one outlet never overlap in time
         spans = sorted((started, finished) for o, _, started, finished in runs if o == outlet)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans
+
+
+def test_a_new_archive_opened_while_another_process_creates_it_waits_instead_of_failing(tmp_path):
+    # Two crawls started together on a new archive: one process is still writing the fresh
+    # file when the other switches it to WAL, which SQLite refuses at once ("database is
+    # locked") rather than after busy_timeout. Opening must wait for it.
+    from archive.store import Archive
+
+    db = tmp_path / "archive.db"
+    creator = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"conn = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "conn.execute('BEGIN IMMEDIATE'); conn.execute('CREATE TABLE first_writer (x)')\n"
+        "print('writing', flush=True); time.sleep(1.5); conn.execute('COMMIT'); time.sleep(5)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert creator.stdout.readline() == "writing\n"
+        with Archive(db) as archive:
+            assert archive.db.journal_mode == "wal"
+            assert {"articles", "first_writer"} <= set(archive.db.table_names())
+    finally:
+        creator.kill()
+        creator.wait()
