@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -421,7 +420,7 @@ def extract(file, url, jsonl, workers):
         try:
             body = gzip.decompress(body)
         except (OSError, EOFError) as exc:
-            raise click.ClickException(f"{file.name}: looks gzip-compressed but cannot be decompressed: {exc}")
+            raise click.ClickException(f"{file.name}: looks gzip-compressed but cannot be decompressed: {exc}") from exc
     if b"\x00" in body[:4096] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise click.ClickException(f"{file.name}: binary data, not an HTML page")
     html, _ = decode_bytes(body)

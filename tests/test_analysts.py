@@ -28,7 +28,7 @@ from archive.serve import datasette_app
 from archive.store import Archive
 from scraper.config import load_registry
 from scraper.urls import url_key
-from tests.conftest import DEMO_DATA, REPO, run_mediawatch
+from tests.conftest import DEMO_DATA, run_mediawatch
 
 SYNTHETIC = 1200
 QUERY = "Назарбаев"

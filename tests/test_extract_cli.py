@@ -43,7 +43,7 @@ def test_extract_file_prints_the_article_as_json():
 
 def test_extract_reads_stdin_and_decodes_an_undeclared_cyrillic_charset():
     text = "Президент встретился с премьер-министром и обсудил торговлю, энергетику и безопасность региона."
-    html = (f"<html><head><title>Встреча</title></head><body><article><h1>Встреча</h1>"
+    html = ("<html><head><title>Встреча</title></head><body><article><h1>Встреча</h1>"
             + f"<p>{text}</p>" * 6 + "</article></body></html>")
     result = subprocess.run([sys.executable, "-m", "scraper.cli", "extract", "-"], input=html.encode("cp1251"),
                             capture_output=True, timeout=120)

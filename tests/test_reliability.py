@@ -16,7 +16,7 @@ import pytest
 from bench.kill9 import HOST, SEARCH_WORD, build_site, child_env, count_articles, kill_rounds, start_mirror
 from tests import faults
 from tests.conftest import run_mediawatch
-from tests.test_faults import GOOD_PAGES, build_site as build_fault_site, registry as fault_registry
+from tests.test_faults import build_site as build_fault_site, registry as fault_registry
 
 
 def archive_health(db: Path) -> dict:
