@@ -151,7 +151,7 @@ def test_a_killed_crawl_is_marked_interrupted_and_the_next_run_completes(setup, 
 
 
 def test_sigterm_stops_a_running_crawl_cleanly(setup, tmp_path):
-    mirror, base = setup(slow=1.0)
+    mirror, base = setup(slow=3.0)  # pages slow enough that the crawl is still running when SIGTERM comes, even under load
     scheduler = start_scheduler(base, mirror, tmp_path)
     try:
         assert wait_for(lambda: any(r["status"] == "running" and r["pages_fetched"] > 0
