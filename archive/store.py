@@ -146,6 +146,9 @@ CREATE TABLE IF NOT EXISTS source_validators (
 _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # For browsing by month (a facet); computed, so it costs no storage.
     ("articles", "published_month", "TEXT GENERATED ALWAYS AS (substr(published, 1, 7)) VIRTUAL"),
+    # The publication time in the page's own offset, as readers there saw it; `published`
+    # (UTC) is what sorts and filters. Filled by new crawls and by `mediawatch reextract`.
+    ("articles", "published_local", "TEXT"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).
@@ -157,7 +160,7 @@ _INDEXES_ON_ADDED_COLUMNS = (
 
 # The fields an extraction record contributes to an article row; lists are stored as JSON.
 _ARTICLE_FIELDS = (
-    "title", "authors", "published", "language", "description", "site_name",
+    "title", "authors", "published", "published_local", "language", "description", "site_name",
     "sections", "tags", "image", "text", "word_count", "extractor_version",
 )
 _HASHED_FIELDS = ("title", "authors", "published", "language", "description", "sections", "tags", "text")
@@ -464,7 +467,8 @@ def article_row(article: dict) -> dict:
     for name in _ARTICLE_FIELDS:
         value = article.get(name)
         row[name] = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
-    row["published"] = normalise_published(row["published"])
+    row["published_local"] = local_published(article.get("published"))
+    row["published"] = normalise_published(article.get("published"))
     row["language"] = normalise_language(row["language"])
     digest = hashlib.sha1()
     for name in _HASHED_FIELDS:
@@ -494,6 +498,19 @@ def normalise_published(value: str | None) -> str | None:
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
         return moment.strftime("%Y-%m-%d")  # a day-only date padded with midnight
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def local_published(value: str | None) -> str | None:
+    """'YYYY-MM-DDTHH:MM:SS+HH:MM' in the offset the page gave; as `published` when it gave none."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T").replace("Z", "+00:00"))
+    except ValueError:
+        return normalise_published(value)
+    if moment.tzinfo is None:
+        return normalise_published(value)
+    return moment.replace(microsecond=0).isoformat()
 
 
 def normalise_language(value: str | None) -> str | None:

@@ -240,6 +240,25 @@ async def test_archived_html_is_never_rendered(archive_db):
     assert "raw_pages" not in listing.split("hidden tables")[0]
 
 
+async def test_an_article_shows_its_local_publication_time_beside_utc(tmp_path):
+    # Published at 01:30 in Almaty (UTC+6) on 21 May is 19:30 UTC on the 20th: dates sort and
+    # filter in UTC, and the article page also gives the time readers of the outlet saw.
+    db = tmp_path / f"{DB}.db"
+    url = "https://www.azattyq.org/a/35000000.html"
+    key = url_key(url, re.compile(r"/a/(\d+)"))
+    with Archive(db) as archive:
+        archive.sync_outlets(load_registry().select(["azattyq-kk"]))
+        page = {"url_key": key, "url": url, "final_url": url, "outlet_id": "azattyq-kk", "status": 200,
+                "content_type": "text/html", "encoding": "utf-8", "hints": {}, "body": b"<html></html>"}
+        archive.store_page(page, {"url": url, "url_key": key, "title": "Түнгі жаңалық", "language": "kk",
+                                  "published": "2025-05-21T01:30:00+06:00", "text": "Түнде болған оқиға."}, None)
+    client = datasette_app(db).client
+    row = (await client.get(f"/{DB}/articles.json?_shape=array")).json()[0]
+    assert (row["published"], row["published_local"]) == ("2025-05-20T19:30:00Z", "2025-05-21T01:30:00+06:00")
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", (await client.get(f"/{DB}/articles/{row['id']}")).text)).split())
+    assert "published 2025-05-20T19:30:00Z (2025-05-21 01:30 local time, UTC+06:00)" in text
+
+
 async def test_dashboard_data_comes_from_canned_queries_with_sql_off(archive_db):
     client = datasette_app(archive_db).client
     assert (await client.get(f"/{DB}.json?sql=select+1")).status_code == 403
