@@ -46,6 +46,15 @@ BASE_SETTINGS = {
 }
 
 
+# The smallest delay between two requests to one host. Scrapy 2.19 on the asyncio reactor
+# enforces CONCURRENT_REQUESTS_PER_DOMAIN only on slots with a delay: without one it hands every
+# queued request of the slot to the network at once (a download counts towards the limit only
+# once its task has started), so "concurrency: 2, delay: 0" meant up to CONCURRENT_REQUESTS.
+# With any delay a slot dispatches one request per pass, after the previous one has started.
+# 10 ms is at most 100 requests a second to a host, far above any politeness setting.
+MIN_DOWNLOAD_DELAY_S = 0.01
+
+
 def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, refresh: bool = False,
                    time_limit: int | None = None, log_file: str | None = None,
                    log_level: str = "INFO") -> dict:
@@ -55,7 +64,7 @@ def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, ref
         "USER_AGENT": registry.user_agent,
         "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
-        "DOWNLOAD_DELAY": outlet.politeness.delay,
+        "DOWNLOAD_DELAY": max(outlet.politeness.delay, MIN_DOWNLOAD_DELAY_S),
         "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
         "MEDIAWATCH_ARCHIVE": str(archive_path),
         "MEDIAWATCH_REFRESH": refresh,

@@ -133,3 +133,40 @@ def test_a_retry_after_beyond_the_bound_is_not_retried_in_this_run(tmp_path, mir
     ((kind, message),) = query(db, "SELECT kind, message FROM crawl_errors")
     assert kind == "http_429" and "Retry-After: 3600" in message
     assert stored_paths(db) == {"/a/good-1.html"}
+
+
+def test_an_outlets_concurrency_limit_holds_when_it_asks_for_no_delay(tmp_path, mirror_factory):
+    # politeness.concurrency is how many requests an outlet's host may have in flight. With
+    # delay 0, Scrapy 2.19 on the asyncio reactor would dispatch every queued request at once
+    # (15 here, up to CONCURRENT_REQUESTS); the server must never see more than 2.
+    import time
+
+    from tests.conftest import DEMO_DATA
+
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def slow_counted(handler):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        handler.serve_file(*handler.target())
+
+    mirror = mirror_factory(DEMO_DATA / "site", faults=[(re.compile(r"globalvoicesonline\.org"), re.compile(r"^/2009/"),
+                                                         slow_counted)])
+    outlets = tmp_path / "outlets.yml"
+    outlets.write_text(
+        "outlets:\n"
+        "  - id: globalvoices\n"
+        "    name: Global Voices\n"
+        "    homepage: http://globalvoicesonline.org/\n"
+        "    languages: [en]\n"
+        '    sources: [{kind: feed, url: "http://globalvoicesonline.org/-/type/feature/feed/"}]\n'
+        "    article_patterns: ['^/\\d{4}/\\d{2}/\\d{2}/[^/]+/?$']\n"
+        "    politeness: {concurrency: 2, delay: 0}\n", encoding="utf-8")
+    db = tmp_path / "archive.db"
+    run_mediawatch(["--outlets", str(outlets), "--db", str(db), "crawl", "globalvoices"], mirror=mirror)
+    assert query(db, "SELECT count(*) FROM articles") == [(15,)]
+    assert peak[0] == 2
