@@ -482,6 +482,14 @@ def compress_page(body: bytes) -> bytes:
     return zlib.compress(body, 6)
 
 
+def _parsed_timestamp(value: str) -> datetime | None:
+    """The ISO 8601 moment in `value` ('T' or a space between day and time), None if not one."""
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        return None
+
+
 def normalise_published(value: str | None) -> str | None:
     """UTC 'YYYY-MM-DDTHH:MM:SSZ' when the zone is known, else the local time or the day alone.
 
@@ -489,9 +497,8 @@ def normalise_published(value: str | None) -> str | None:
     """
     if not value:
         return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
-    except ValueError:
+    moment = _parsed_timestamp(value)
+    if moment is None:
         return value
     if moment.tzinfo is not None:
         return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -502,13 +509,8 @@ def normalise_published(value: str | None) -> str | None:
 
 def local_published(value: str | None) -> str | None:
     """'YYYY-MM-DDTHH:MM:SS+HH:MM' in the offset the page gave; as `published` when it gave none."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "T").replace("Z", "+00:00"))
-    except ValueError:
-        return normalise_published(value)
-    if moment.tzinfo is None:
+    moment = _parsed_timestamp(value) if value else None
+    if moment is None or moment.tzinfo is None:
         return normalise_published(value)
     return moment.replace(microsecond=0).isoformat()
 
