@@ -35,8 +35,8 @@ class ReextractOptions:
 
     outlets: list[str] = field(default_factory=list)  # outlet ids; all when empty
     since: str | None = None  # YYYY-MM-DD: only pages fetched on or after this day
-    # Outlet id -> {"languages": [...], "drop_xpath": [...]} from the registry; outlets not in
-    # it get the languages the archive's outlets table recorded.
+    # Outlet id -> the registry's Outlet.extraction_hints() (languages, drop_xpath, body_xpath);
+    # outlets not in it get the languages the archive's outlets table recorded.
     outlet_hints: dict[str, dict] = field(default_factory=dict)
     workers: int | None = None
     progress: bool = True
@@ -124,8 +124,7 @@ def _selected(archive: Archive, options: ReextractOptions) -> list[int]:
 
 def _outlet_hints(archive: Archive, options: ReextractOptions) -> dict[str, dict]:
     hints = {
-        outlet_id: {"languages": [code.strip() for code in (languages or "").split(",") if code.strip()],
-                    "drop_xpath": []}
+        outlet_id: {"languages": [code.strip() for code in (languages or "").split(",") if code.strip()]}
         for outlet_id, languages in archive.conn.execute("SELECT id, languages FROM outlets")
     }
     hints.update(options.outlet_hints)
@@ -142,7 +141,7 @@ def _jobs(archive: Archive, article_ids: list[int], outlet_hints: dict[str, dict
             f" WHERE a.id IN ({', '.join('?' * len(chunk))}) ORDER BY a.id", chunk).fetchall()
         for article_id, fetched_at, url, html_zlib, encoding, stored_hints, outlet_id in rows:
             # The hints the crawl pipeline gave the extractor: the outlet's, then the page's own.
-            base = outlet_hints.get(outlet_id, {"languages": [], "drop_xpath": []})
+            base = outlet_hints.get(outlet_id, {"languages": []})
             try:
                 html, _ = decode_bytes(zlib.decompress(html_zlib), encoding)
                 page_hints = {**base, **json.loads(stored_hints or "{}")}
