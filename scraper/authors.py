@@ -13,7 +13,7 @@ import re
 # Leading byline words, per language we see in the corpus and on the outlets we follow.
 _PREFIX = re.compile(
     r"^\s*(?:(?:written|reported|posted|compiled|edited|text|photos?|words)\s+by|by|von|par|por|av|af|"
-    r"door|автор(?:ы|ка)?|авторы|від|текст|author|authors|autor(?:in|en)?|autore|text)\b[\s:]*",
+    r"door|автор(?:ы|ка)?|від|текст|authors?|autor(?:in|en)?|autore|text)\b[\s:]*",
     re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\S+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
