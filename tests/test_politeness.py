@@ -11,9 +11,10 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 
 from tests import faults
-from tests.conftest import run_mediawatch
+from tests.conftest import DEMO_DATA, run_mediawatch
 from tests.test_faults import HOST, build_site, registry
 
 FEED_ARTICLES = ["/a/good-1.html", "/a/good-2.html", "/a/flaky.html"]
@@ -139,10 +140,6 @@ def test_an_outlets_concurrency_limit_holds_when_it_asks_for_no_delay(tmp_path, 
     # politeness.concurrency is how many requests an outlet's host may have in flight. With
     # delay 0, Scrapy 2.19 on the asyncio reactor would dispatch every queued request at once
     # (15 here, up to CONCURRENT_REQUESTS); the server must never see more than 2.
-    import time
-
-    from tests.conftest import DEMO_DATA
-
     in_flight, peak, lock = [0], [0], threading.Lock()
 
     def slow_counted(handler):
