@@ -149,6 +149,8 @@ _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # The publication time in the page's own offset, as readers there saw it; `published`
     # (UTC) is what sorts and filters. Filled by new crawls and by `mediawatch reextract`.
     ("articles", "published_local", "TEXT"),
+    # The outlet's configured time zone (registry `timezone`), beside its country.
+    ("outlets", "timezone", "TEXT"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).

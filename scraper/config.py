@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytz
 import yaml
 from lxml import etree
 
@@ -102,6 +103,9 @@ class Outlet:
     drop_xpath: tuple[str, ...] = ()
     body_xpath: str | None = None
     deep_crawl: DeepCrawl | None = None
+    # Where the outlet publishes (IANA), for the local time of timestamps its pages give only
+    # in UTC; without it, its country's zones are tried (scraper/zones.py).
+    timezone: str | None = None
 
     def is_article_url(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -116,8 +120,8 @@ class Outlet:
 
     def extraction_hints(self) -> dict:
         """What the extractor is told about every page of this outlet (scraper/extract.Hints)."""
-        return {"languages": list(self.languages), "drop_xpath": list(self.drop_xpath),
-                "body_xpath": self.body_xpath}
+        return {"languages": list(self.languages), "country": self.country, "timezone": self.timezone,
+                "drop_xpath": list(self.drop_xpath), "body_xpath": self.body_xpath}
 
     def sources_for(self, mode: str) -> list[Source]:
         return [s for s in self.sources if s.mode == mode]
@@ -129,6 +133,7 @@ class Outlet:
             "homepage": self.homepage,
             "languages": ", ".join(self.languages),
             "country": self.country,
+            "timezone": self.timezone,
             "region": self.region,
             "family": self.family,
             "schedule": self.schedule,
@@ -242,7 +247,7 @@ class _EntryChecker:
             name=get.text("name"),
             homepage=homepage,
             languages=tuple(get.languages()),
-            country=get.text("country", required=False),
+            country=get.country(),
             region=get.text("region", required=False),
             family=merged.get("family"),
             sources=sources,
@@ -254,6 +259,7 @@ class _EntryChecker:
             drop_xpath=tuple(get.xpaths("drop_xpath")),
             body_xpath=get.xpath("body_xpath"),
             deep_crawl=get.deep_crawl(sources),
+            timezone=get.timezone(),
         )
         return None if self.problems else outlet
 
@@ -335,6 +341,25 @@ class _Getter:
             self.checker._problem(name, "an XPath expression such as '//div[@id=\"article-content\"]'", value)
             return False
         return True
+
+    def country(self) -> str | None:
+        value = self.data.get("country")
+        if value is None:
+            return None
+        # The extractor reads the country's time zones from it (scraper/zones.py).
+        if not isinstance(value, str) or value.upper() not in pytz.country_timezones:
+            self._missing("country", "an ISO 3166 country code such as KZ")
+            return None
+        return value.upper()
+
+    def timezone(self) -> str | None:
+        value = self.data.get("timezone")
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in pytz.all_timezones_set:
+            self._missing("timezone", "an IANA time zone such as Asia/Almaty")
+            return None
+        return value
 
     def languages(self) -> list[str]:
         value = self.data.get("languages")

@@ -31,11 +31,11 @@ from .authors import clean_authors
 from .dates import local_form, normalise_timestamp, parse_textual_date
 from .language import detect_language
 from .metadata import PageMetadata, page_metadata
-from .zones import in_country_time, page_country
+from .zones import country_zones, in_local_time, page_country
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "6"
+EXTRACTOR_VERSION = "7"
 
 # Fewer words than this is what is left of a page with no article (a menu item, a caption).
 MIN_WORDS = 8
@@ -61,7 +61,10 @@ class Hints:
     fields extraction cannot find; `languages` are the outlet's declared languages, used to
     narrow language detection and as the last resort; `drop_xpath` are outlet-specific
     boilerplate selectors removed before extraction, and `body_xpath` the element holding the
-    body on that outlet's pages (text is then taken from it alone, when it matches).
+    body on that outlet's pages (text is then taken from it alone, when it matches);
+    `timezone` (IANA) or else `country` (ISO 3166) say where the outlet publishes: a timestamp
+    the page states only in UTC is written in that local time (scraper/zones.py), before the
+    country of the page's domain is tried.
     """
 
     languages: list[str] = field(default_factory=list)
@@ -70,6 +73,8 @@ class Hints:
     feed_language: str | None = None
     drop_xpath: list[str] = field(default_factory=list)
     body_xpath: str | None = None
+    country: str | None = None
+    timezone: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Hints":
@@ -98,17 +103,20 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
         text = ""  # a stray menu item or caption, not an article
 
     language = _language(text, meta, hints)
-    published = _published(meta, doc, tree, language, hints.languages)
+    published = _prefer_feed_time(_published(meta, doc, tree, language, hints.languages),
+                                  normalise_timestamp(hints.feed_published))
     if published and tree is not None:
         source = html if isinstance(html, str) else html.decode("utf-8", "replace")
         published = local_form(published, source)
-        published = in_country_time(published, page_country(url))
+    # Still in UTC (the page, or the feed, gave no local offset): the outlet's local time.
+    zones = [hints.timezone] if hints.timezone else country_zones(hints.country or page_country(url))
+    published = in_local_time(published, zones)
     return {
         "url": url,
         "canonical_url": meta.canonical_url or doc.get("url") or url,
         "title": _feed_title(hints.feed_title, meta.html_title) or _title(meta, doc, url) or _clean_title(hints.feed_title),
         "authors": _authors(meta, doc, url),
-        "published": _prefer_feed_time(published, normalise_timestamp(hints.feed_published)),
+        "published": published,
         "language": language,
         "description": meta.description or doc.get("description"),
         "site_name": meta.site_name or doc.get("sitename"),

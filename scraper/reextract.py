@@ -35,8 +35,9 @@ class ReextractOptions:
 
     outlets: list[str] = field(default_factory=list)  # outlet ids; all when empty
     since: str | None = None  # YYYY-MM-DD: only pages fetched on or after this day
-    # Outlet id -> the registry's Outlet.extraction_hints() (languages, drop_xpath, body_xpath);
-    # outlets not in it get the languages the archive's outlets table recorded.
+    # Outlet id -> the registry's Outlet.extraction_hints() (languages, country, timezone,
+    # drop_xpath, body_xpath); outlets not in it get the languages, country and time zone the
+    # archive's outlets table recorded.
     outlet_hints: dict[str, dict] = field(default_factory=dict)
     workers: int | None = None
     progress: bool = True
@@ -124,8 +125,10 @@ def _selected(archive: Archive, options: ReextractOptions) -> list[int]:
 
 def _outlet_hints(archive: Archive, options: ReextractOptions) -> dict[str, dict]:
     hints = {
-        outlet_id: {"languages": [code.strip() for code in (languages or "").split(",") if code.strip()]}
-        for outlet_id, languages in archive.conn.execute("SELECT id, languages FROM outlets")
+        outlet_id: {"languages": [code.strip() for code in (languages or "").split(",") if code.strip()],
+                    "country": country, "timezone": zone}
+        for outlet_id, languages, country, zone in archive.conn.execute(
+            "SELECT id, languages, country, timezone FROM outlets")
     }
     hints.update(options.outlet_hints)
     return hints

@@ -8,9 +8,12 @@ page's address often says where it is published: its host's country-code domain
 Declared locales (`og:locale` `en_US`, `es_LA`) are not used: they are template defaults far
 too often (measured in docs/extraction.md, they moved more dates away from the truth than to it).
 
-The time is moved into that country's zone only when every zone of the country puts the
-instant on the same day, so a day is never guessed. The instant never changes; in a country
-with several offsets the wall-clock hour is that of the offset most of its zones share.
+An outlet in the registry may name its `timezone` (IANA), which is then used alone, or its
+`country`, which comes before the domain's. The time is moved into a country's zone only when
+every zone of the country puts the instant on the same day, so a day is never guessed. The
+instant never changes; in a country with several offsets the wall-clock hour is that of the
+offset most of its zone names share, which is not always the capital's (Russia: UTC+07:00),
+hence the outlet's `timezone`.
 """
 
 from __future__ import annotations
@@ -42,13 +45,24 @@ def page_country(url: str | None) -> str | None:
     return None
 
 
-def in_country_time(timestamp: str | None, country: str | None) -> str | None:
-    """`timestamp`, when stated in UTC, written in `country`'s local time if its day is certain."""
+def country_zones(country: str | None) -> list[str]:
+    """The IANA time zones of a country (ISO 3166 alpha-2, any case); [] for an unknown code."""
+    if not isinstance(country, str):
+        return []
+    return list(pytz.country_timezones.get(country.upper()) or [])
+
+
+def in_local_time(timestamp: str | None, zones: list[str]) -> str | None:
+    """`timestamp`, when stated in UTC, written in the local time of `zones` if its day is certain.
+
+    `zones` are where the page may have been published: an outlet's own zone (always certain)
+    or every zone of a country; names pytz does not know are ignored.
+    """
     moment = utc_instant(timestamp)
-    if moment is None or not country:
-        return timestamp
-    offsets = [moment.astimezone(pytz.timezone(name)).utcoffset()
-               for name in pytz.country_timezones[country]]
+    zones = [name for name in zones if name in pytz.all_timezones_set]
+    if moment is None or not zones:
+        return timestamp  # no instant to move, or nowhere known to move it to
+    offsets = [moment.astimezone(pytz.timezone(name)).utcoffset() for name in zones]
     if len({(moment + offset).date() for offset in offsets}) != 1:
         return timestamp
     offset = Counter(offsets).most_common(1)[0][0]

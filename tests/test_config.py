@@ -66,6 +66,7 @@ def test_a_good_entry_loads(tmp_path):
         (("languages: [kk, ru]", "languages: [kk, ru]\n    schedule: 'every hour'"), "field 'schedule': expected a cron expression of 5 fields"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    schedule: '61 * * * *'"), "field 'schedule': expected a valid cron expression"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    politeness: {concurrency: 0}"), "field 'politeness.concurrency': expected an integer from 1 to 32, got 0"),
+        (("languages: [kk, ru]", "languages: [kk, ru]\n    country: Kazakhstan"), "field 'country': expected an ISO 3166 country code such as KZ, got 'Kazakhstan'"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: {schedule: '15 3 * * *'}"), "field 'deep_crawl': expected a source with mode: backfill"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: {schedule: '15 25 * * *'}"), "field 'deep_crawl.schedule': expected a valid cron expression"),
         (("languages: [kk, ru]", "languages: [kk, ru]\n    deep_crawl: {schedule: '15 3 * * *', days: 0}"), "field 'deep_crawl.days': expected a whole number of days from 1 to 3650, got 0"),

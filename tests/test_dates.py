@@ -3,7 +3,7 @@
 import pytest
 
 from scraper.dates import local_form, normalise_timestamp, parse_textual_date
-from scraper.zones import in_country_time, page_country
+from scraper.zones import country_zones, in_local_time, page_country
 
 
 @pytest.mark.parametrize(
@@ -111,16 +111,26 @@ def test_a_country_code_domain_names_the_country(url, country):
 
 def test_a_utc_only_time_is_written_in_the_domains_country_when_its_day_is_certain():
     # 00:25 UTC is the evening before in Argentina (one zone, UTC-3).
-    assert in_country_time("2022-05-04T00:25:56+00:00", "AR") == "2022-05-03T21:25:56-03:00"
+    assert in_local_time("2022-05-04T00:25:56+00:00", country_zones("AR")) == "2022-05-03T21:25:56-03:00"
     # Brazil spans UTC-2 to UTC-5: all of it is still on the 3rd; the hour is that of most zones.
-    assert in_country_time("2022-05-04T00:44:52+00:00", "BR") == "2022-05-03T21:44:52-03:00"
+    assert in_local_time("2022-05-04T00:44:52+00:00", country_zones("BR")) == "2022-05-03T21:44:52-03:00"
 
 
 def test_no_country_time_when_the_day_depends_on_the_zone_or_the_time_is_not_utc():
     # 20:00 UTC is the same evening in Kaliningrad but the next morning in Kamchatka.
-    assert in_country_time("2024-03-01T20:00:00+00:00", "RU") == "2024-03-01T20:00:00+00:00"
+    assert in_local_time("2024-03-01T20:00:00+00:00", country_zones("RU")) == "2024-03-01T20:00:00+00:00"
     # A page-stated offset, a naive time and a bare day are kept as they are.
-    assert in_country_time("2022-05-04T03:25:56+03:00", "AR") == "2022-05-04T03:25:56+03:00"
-    assert in_country_time("2022-05-04T00:25:56", "AR") == "2022-05-04T00:25:56"
-    assert in_country_time("2022-05-04", "AR") == "2022-05-04"
-    assert in_country_time("2022-05-04T00:25:56+00:00", None) == "2022-05-04T00:25:56+00:00"
+    assert in_local_time("2022-05-04T03:25:56+03:00", country_zones("AR")) == "2022-05-04T03:25:56+03:00"
+    assert in_local_time("2022-05-04T00:25:56", country_zones("AR")) == "2022-05-04T00:25:56"
+    assert in_local_time("2022-05-04", country_zones("AR")) == "2022-05-04"
+    assert in_local_time("2022-05-04T00:25:56+00:00", country_zones(None)) == "2022-05-04T00:25:56+00:00"
+    assert in_local_time("2022-05-04T00:25:56+00:00", country_zones("Argentina")) == "2022-05-04T00:25:56+00:00"
+
+
+def test_an_outlets_own_time_zone_always_gives_the_local_time():
+    # One zone leaves no doubt about the day, even where its country's zones disagree.
+    assert in_local_time("2024-03-01T20:00:00+00:00", ["Europe/Moscow"]) == "2024-03-01T23:00:00+03:00"
+    # Kazakhstan moved Almaty from UTC+6 to UTC+5 on 1 March 2024: the offset is the day's.
+    assert in_local_time("2024-02-01T20:00:00Z", ["Asia/Almaty"]) == "2024-02-02T02:00:00+06:00"
+    assert in_local_time("2024-05-01T20:00:00Z", ["Asia/Almaty"]) == "2024-05-02T01:00:00+05:00"
+    assert in_local_time("2024-03-01T20:00:00+00:00", ["Mars/Olympus_Mons"]) == "2024-03-01T20:00:00+00:00"

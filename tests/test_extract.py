@@ -227,3 +227,14 @@ def test_a_publication_time_stated_only_in_utc_gets_the_local_day_of_the_outlets
     assert extract_article(html, url)["published"] == "2022-05-03T21:25:56-03:00"
     # The same page under a domain that names no country keeps the instant as the page states it.
     assert extract_article(html, "https://mirror.example.com/jugada")["published"] == "2022-05-04T00:25:56+00:00"
+    # An outlet's configured country comes before its domain's: a generic domain is enough.
+    assert extract_article(html, "https://mirror.example.com/jugada", {"country": "AR"})["published"] \
+        == "2022-05-03T21:25:56-03:00"
+    # Russia's zones span 10 hours, all on the 4th then; the offset most of its zone names share
+    # is not Moscow's, so an outlet that names its time zone gets it, before any country.
+    assert extract_article(html, url, {"country": "RU"})["published"] == "2022-05-04T07:25:56+07:00"
+    assert extract_article(html, url, {"country": "RU", "timezone": "Europe/Moscow"})["published"] \
+        == "2022-05-04T03:25:56+03:00"
+    # A name that is not a country code moves nothing.
+    assert extract_article(html, "https://mirror.example.com/jugada", {"country": "Argentina"})["published"] \
+        == "2022-05-04T00:25:56+00:00"

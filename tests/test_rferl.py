@@ -17,8 +17,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -326,10 +328,14 @@ def test_incremental_crawl_fetches_exactly_the_new_news_and_latest_urls(tmp_path
             assert state == "done"
     assert {article_id(u) for (u,) in query(db, "SELECT url FROM frontier")} == listed
 
-    # Where the page said nothing, the news sitemap's title and date were used.
-    title, published = query(db, "SELECT title, published FROM articles WHERE url LIKE ?", f"%/{bare}.html")[0]
+    # Where the page said nothing, the news sitemap's title and date were used; the sitemap
+    # gives UTC, and the article page shows it in the outlet's time zone (Asia/Almaty).
+    title, published, local = query(db, "SELECT title, published, published_local FROM articles WHERE url LIKE ?",
+                                    f"%/{bare}.html")[0]
     assert title == " ".join(news_by_id[bare]["title"].split())
     assert published == news_by_id[bare]["published"][:19] + "Z"
+    in_almaty = datetime.fromisoformat(published.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Almaty"))
+    assert local == in_almaty.isoformat() and local.endswith("+05:00")
 
     errors = set(query(db, "SELECT kind, url FROM crawl_errors"))
     assert ("http_404", f"https://{host}/") in errors  # no homepage in the mirror
