@@ -118,6 +118,18 @@ class Outlet:
         """The URL key of `url` if it is one of this outlet's article URLs, else None."""
         return url_key(url, self.article_id) if self.is_article_url(url) else None
 
+    def article_record(self, record: dict, fetched_url: str) -> dict:
+        """An extraction record of a page fetched from `fetched_url`, as this outlet archives it:
+        under its canonical URL and that URL's key, with the outlet's language if it has one
+        and the page did not say."""
+        canonical = record.get("canonical_url") or fetched_url
+        if urlsplit(canonical).hostname not in self.allowed_hosts:
+            # A canonical link to another host is a syndication or a misconfiguration: keep
+            # the URL actually fetched.
+            canonical = fetched_url
+        return {**record, "url": canonical, "url_key": url_key(canonical, self.article_id),
+                "language": record.get("language") or (self.languages[0] if len(self.languages) == 1 else None)}
+
     def extraction_hints(self) -> dict:
         """What the extractor is told about every page of this outlet (scraper/extract.Hints)."""
         return {"languages": list(self.languages), "country": self.country, "timezone": self.timezone,

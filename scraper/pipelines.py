@@ -7,7 +7,6 @@ status derived from why the spider closed (finished, shut down by a signal, time
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from scrapy import signals
 
@@ -15,7 +14,6 @@ from archive.frontier import Frontier
 from archive.store import Archive, ArchiveError, compress_page
 from scraper import workers
 from scraper.items import CrawlProblem, FetchedPage
-from scraper.urls import url_key
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +87,7 @@ class ArchivePipeline:
             self.archive.record_error(self.run_id, outlet.id, page.url, "extract_failed", extraction.error)
         record = extraction.record
         if record is not None:
-            canonical = record.get("canonical_url") or page.final_url
-            if urlsplit(canonical).hostname not in outlet.allowed_hosts:
-                # A canonical link to another host is a syndication or a misconfiguration:
-                # keep the URL we actually fetched.
-                canonical = page.final_url
-            record["url"] = canonical
-            record["url_key"] = url_key(canonical, outlet.article_id)
-            record["language"] = record.get("language") or (
-                outlet.languages[0] if len(outlet.languages) == 1 else None
-            )
+            record = outlet.article_record(record, page.final_url)
         outcome = self.archive.store_page({**vars(page), "html_zlib": extraction.html_zlib}, record, self.run_id)
         self.crawler.stats.inc_value(f"mediawatch/articles/{outcome}")
         if outcome == "empty" and record is not None:
