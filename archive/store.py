@@ -411,11 +411,7 @@ class Archive:
         ).fetchone()
         if existing is None:
             row.update(first_seen=now, updated_at=now)
-            columns = ", ".join(row)
-            conn.execute(
-                f"INSERT INTO articles ({columns}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            )
+            _insert_article(conn, row)
             return "new"
         if existing[1] == row["content_hash"]:
             conn.execute(
@@ -461,6 +457,40 @@ class Archive:
                     conn.execute(f"UPDATE articles SET {assignments} WHERE id = ?", [*values.values(), article_id])
                 changes.append(changed)
         return changes
+
+    def add_articles(self, extractions: list[tuple[int, str, dict]]) -> list[str | None]:
+        """Store articles found in raw pages that were stored without one, in one transaction.
+
+        Each item is (raw page id, its `fetched_at` when it was re-extracted, record with url and
+        url_key). The article is dated as the page was fetched. Returns, per item, 'new', or
+        'exists' when an article with that key is already archived (from another of its URLs),
+        or None when the page was fetched again or gained an article meanwhile.
+        """
+        now = utcnow()
+        outcomes: list[str | None] = []
+        with self.write() as conn:
+            for raw_page_id, page_fetched_at, record in extractions:
+                page = conn.execute(
+                    "SELECT fetched_at, coalesce(final_url, url), outlet_id, run_id FROM raw_pages r WHERE id = ?"
+                    " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.raw_page_id = r.id)", (raw_page_id,),
+                ).fetchone()
+                if page is None or page[0] != page_fetched_at:
+                    outcomes.append(None)
+                    continue
+                row = article_row(record)
+                if conn.execute("SELECT 1 FROM articles WHERE url_key = ?", (row["url_key"],)).fetchone():
+                    outcomes.append("exists")
+                    continue
+                row.update(fetched_url=page[1], fetched_at=page[0], first_seen=page[0], updated_at=now,
+                           raw_page_id=raw_page_id, run_id=page[3], outlet_id=page[2])
+                _insert_article(conn, row)
+                outcomes.append("new")
+        return outcomes
+
+
+def _insert_article(conn, row: dict) -> None:
+    conn.execute(f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                 list(row.values()))
 
 
 def article_row(article: dict) -> dict:

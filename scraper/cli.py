@@ -445,14 +445,16 @@ def reextract(obj: Context, outlet_ids, since, workers):
 
     Updates articles and search for what the current extractor finds differently, records
     the extractor version per article, and prints what changed. An article whose page now
-    yields no text keeps what it has.
+    yields no text keeps what it has; a page stored without an article (no text found when
+    it was fetched) gains one if the extractor now finds it.
     """
     from scraper.reextract import ReextractError, ReextractOptions, reextract as run_reextract
 
     if not obj.db.exists():
         raise click.ClickException(f"no archive at {obj.db}")
-    # The registry's outlets give the crawl's hints (languages, extraction overrides); outlets it does
-    # not know (another registry crawled them) get the languages the archive recorded.
+    # The registry's outlets give the crawl's hints (languages, extraction overrides) and key the
+    # articles found in pages stored without one; outlets it does not know (another registry
+    # crawled them) get the languages the archive recorded.
     try:
         registry_outlets = load_registry(obj.outlets_path, strict=False).outlets.values()
     except ConfigError as exc:
@@ -461,7 +463,7 @@ def reextract(obj: Context, outlet_ids, since, workers):
     options = ReextractOptions(
         outlets=list(outlet_ids),
         since=since.strftime("%Y-%m-%d") if since else None,
-        outlet_hints={o.id: o.extraction_hints() for o in registry_outlets},
+        registry={o.id: o for o in registry_outlets},
         workers=workers,
     )
     try:

@@ -7,6 +7,8 @@ pool with the hints the crawl used, and the article is updated through the archi
 path (full-text search follows by its triggers), with the extractor version recorded.
 
 An article whose page now yields no text keeps what it has: re-extraction never loses text.
+A page that was stored without an article (the extractor of the day found no text in it) is
+extracted too, and the article now found in it is archived as the crawl would have archived it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import sys
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tqdm import tqdm
 
 from archive.store import Archive
 from scraper import workers
+from scraper.config import Outlet
 from scraper.encoding import decode_bytes
 from scraper.extract import EXTRACTOR_VERSION
 
@@ -35,10 +39,11 @@ class ReextractOptions:
 
     outlets: list[str] = field(default_factory=list)  # outlet ids; all when empty
     since: str | None = None  # YYYY-MM-DD: only pages fetched on or after this day
-    # Outlet id -> the registry's Outlet.extraction_hints() (languages, country, timezone,
-    # drop_xpath, body_xpath); outlets not in it get the languages, country and time zone the
-    # archive's outlets table recorded.
-    outlet_hints: dict[str, dict] = field(default_factory=dict)
+    # The outlet registry's entries by id: their extraction_hints() are the crawl's hints, and
+    # their article_record() archives an article found in a page stored without one. Outlets not
+    # in it get the languages, country and time zone the archive's outlets table recorded, and
+    # their pages without an article are left alone (how to key their articles is unknown).
+    registry: dict[str, Outlet] = field(default_factory=dict)
     workers: int | None = None
     progress: bool = True
 
@@ -49,6 +54,10 @@ class ReextractSummary:
     changed: int = 0
     unchanged: int = 0
     kept: int = 0  # the page now yields no text: the stored article was left as it was
+    found: int = 0  # new articles from pages stored without one (an older extractor found no text)
+    still_empty: int = 0  # pages stored without an article that still yield no text
+    elsewhere: int = 0  # pages without an article whose article is archived from another URL
+    unregistered: int = 0  # pages without an article, of outlets not in the registry: left alone
     refetched: int = 0  # fetched again while being re-extracted: the newer fetch stands
     failed: int = 0
     fields: Counter = field(default_factory=Counter)  # field name -> articles where it changed
@@ -62,10 +71,15 @@ class ReextractSummary:
             f"unchanged: {self.unchanged}",
             f"failed: {self.failed}",
         ]
-        if self.kept:
-            out.append(f"kept as stored (the page now yields no text): {self.kept}")
-        if self.refetched:
-            out.append(f"skipped (fetched again meanwhile): {self.refetched}")
+        optional = [
+            (self.found, "new articles (from pages stored without one)"),
+            (self.still_empty, "pages still without article text"),
+            (self.elsewhere, "pages whose article is archived from another URL"),
+            (self.unregistered, "pages without an article of outlets not in the registry (left alone)"),
+            (self.kept, "kept as stored (the page now yields no text)"),
+            (self.refetched, "skipped (fetched again meanwhile)"),
+        ]
+        out += [f"{label}: {count}" for count, label in optional if count]
         out += [f"  failed: {url}: {why}" for url, why in self.failures]
         return out
 
@@ -74,53 +88,87 @@ class ReextractError(ValueError):
     """The request cannot be carried out (e.g. an outlet the archive does not hold)."""
 
 
+class _Target(NamedTuple):
+    """One stored page to re-extract: an article's page, or a page stored without one."""
+
+    article_id: int | None
+    raw_page_id: int
+    fetched_at: str
+    url: str
+    outlet_id: str | None
+    languages: list[str]
+    problem: str | None = None  # why the stored page cannot be extracted
+
+
 def reextract(archive: Archive, options: ReextractOptions) -> ReextractSummary:
-    """Re-extract the selected articles' raw pages and update what changed."""
+    """Re-extract the selected stored pages: update their articles where the extraction changed,
+    and archive the articles now found in pages that were stored without one."""
     summary = ReextractSummary()
     hints = _outlet_hints(archive, options)
-    article_ids = _selected(archive, options)
-    bar = tqdm(total=len(article_ids), desc="re-extracting", unit=" pages", file=sys.stderr,
-               mininterval=1.0, dynamic_ncols=True, disable=not options.progress)
-    batch: list[tuple[int, str, dict]] = []
+    article_ids, bare_page_ids, summary.unregistered = _selected(archive, options)
+    bar = tqdm(total=len(article_ids) + len(bare_page_ids), desc="re-extracting", unit=" pages",
+               file=sys.stderr, mininterval=1.0, dynamic_ncols=True, disable=not options.progress)
+    updates: list[tuple[int, str, dict]] = []
+    additions: list[tuple[int, str, dict]] = []
     try:
-        for (article_id, fetched_at, url, problem, languages), extraction in workers.extract_many(
-                _jobs(archive, article_ids, hints), options.workers):
+        for target, extraction in workers.extract_many(_jobs(archive, article_ids, bare_page_ids, hints),
+                                                       options.workers):
             bar.update(1)
             summary.examined += 1
             if extraction is None or extraction.record is None:
-                _failed(summary, url, problem or (extraction and extraction.error) or "unknown error")
+                _failed(summary, target.url, target.problem or (extraction and extraction.error) or "unknown error")
                 continue
             record = extraction.record
-            if not record.get("text"):
-                summary.kept += 1
-                continue
-            # As the crawl pipeline does: an outlet with one language gives it to every article.
-            record["language"] = record.get("language") or (languages[0] if len(languages) == 1 else None)
-            batch.append((article_id, fetched_at, record))
-            if len(batch) >= _BATCH:
-                _store(archive, batch, summary)
-                batch = []
-        _store(archive, batch, summary)
+            if target.article_id is None:
+                if not record.get("text"):
+                    summary.still_empty += 1
+                    continue
+                record = options.registry[target.outlet_id].article_record(record, target.url)
+                additions.append((target.raw_page_id, target.fetched_at, record))
+            else:
+                if not record.get("text"):
+                    summary.kept += 1
+                    continue
+                # As the crawl pipeline does: an outlet with one language gives it to every article.
+                languages = target.languages
+                record["language"] = record.get("language") or (languages[0] if len(languages) == 1 else None)
+                updates.append((target.article_id, target.fetched_at, record))
+            if len(updates) + len(additions) >= _BATCH:
+                _store(archive, updates, additions, summary)
+                updates, additions = [], []
+        _store(archive, updates, additions, summary)
     finally:
         bar.close()
     return summary
 
 
-def _selected(archive: Archive, options: ReextractOptions) -> list[int]:
+def _selected(archive: Archive, options: ReextractOptions) -> tuple[list[int], list[int], int]:
+    """(ids of the articles to re-extract, ids of the registry outlets' pages stored without an
+    article, how many such pages belong to outlets not in the registry)."""
     where, params = ["r.html_zlib IS NOT NULL"], []
     if options.outlets:
-        known = {row[0] for row in archive.conn.execute("SELECT DISTINCT outlet_id FROM articles")}
+        known = {row[0] for row in archive.conn.execute("SELECT DISTINCT outlet_id FROM raw_pages")}
         unknown = [o for o in options.outlets if o not in known]
         if unknown:
-            raise ReextractError(f"archive {archive.path} holds no articles of outlet(s): {', '.join(unknown)}")
-        where.append(f"a.outlet_id IN ({', '.join('?' * len(options.outlets))})")
+            raise ReextractError(f"archive {archive.path} holds no pages of outlet(s): {', '.join(unknown)}")
+        where.append(f"r.outlet_id IN ({', '.join('?' * len(options.outlets))})")
         params += options.outlets
     if options.since:
         where.append("r.fetched_at >= ?")
         params.append(options.since)
-    return [row[0] for row in archive.conn.execute(
-        "SELECT a.id FROM articles a JOIN raw_pages r ON r.id = a.raw_page_id"
-        f" WHERE {' AND '.join(where)} ORDER BY a.id", params)]
+    condition = " AND ".join(where)
+    article_ids = [row[0] for row in archive.conn.execute(
+        f"SELECT a.id FROM articles a JOIN raw_pages r ON r.id = a.raw_page_id WHERE {condition} ORDER BY a.id",
+        params)]
+    bare_page_ids, unregistered = [], 0
+    for page_id, outlet_id in archive.conn.execute(
+            f"SELECT r.id, r.outlet_id FROM raw_pages r WHERE {condition}"
+            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.raw_page_id = r.id) ORDER BY r.id", params):
+        if outlet_id in options.registry:
+            bare_page_ids.append(page_id)
+        else:
+            unregistered += 1
+    return article_ids, bare_page_ids, unregistered
 
 
 def _outlet_hints(archive: Archive, options: ReextractOptions) -> dict[str, dict]:
@@ -130,34 +178,42 @@ def _outlet_hints(archive: Archive, options: ReextractOptions) -> dict[str, dict
         for outlet_id, languages, country, zone in archive.conn.execute(
             "SELECT id, languages, country, timezone FROM outlets")
     }
-    hints.update(options.outlet_hints)
+    hints.update({outlet_id: outlet.extraction_hints() for outlet_id, outlet in options.registry.items()})
     return hints
 
 
-def _jobs(archive: Archive, article_ids: list[int], outlet_hints: dict[str, dict]):
-    """((article id, page fetched_at, url, problem, languages), (html, url, hints) or None)."""
-    for start in range(0, len(article_ids), _BATCH):
-        chunk = article_ids[start:start + _BATCH]
-        rows = archive.conn.execute(
-            "SELECT a.id, r.fetched_at, coalesce(r.final_url, r.url), r.html_zlib, r.encoding, r.hints, a.outlet_id"
-            " FROM articles a JOIN raw_pages r ON r.id = a.raw_page_id"
-            f" WHERE a.id IN ({', '.join('?' * len(chunk))}) ORDER BY a.id", chunk).fetchall()
-        for article_id, fetched_at, url, html_zlib, encoding, stored_hints, outlet_id in rows:
+_PAGE_COLUMNS = "r.id, r.fetched_at, coalesce(r.final_url, r.url), r.html_zlib, r.encoding, r.hints, r.outlet_id"
+
+
+def _jobs(archive: Archive, article_ids: list[int], bare_page_ids: list[int], outlet_hints: dict[str, dict]):
+    """(_Target, (html, url, hints) or None) for each article, then each page without one."""
+    yield from _page_jobs(archive, article_ids, outlet_hints,
+                          f"SELECT a.id, {_PAGE_COLUMNS} FROM articles a JOIN raw_pages r ON r.id = a.raw_page_id"
+                          " WHERE a.id IN ({}) ORDER BY a.id")
+    yield from _page_jobs(archive, bare_page_ids, outlet_hints,
+                          f"SELECT NULL, {_PAGE_COLUMNS} FROM raw_pages r WHERE r.id IN ({{}}) ORDER BY r.id")
+
+
+def _page_jobs(archive: Archive, ids: list[int], outlet_hints: dict[str, dict], query: str):
+    for start in range(0, len(ids), _BATCH):
+        chunk = ids[start:start + _BATCH]
+        rows = archive.conn.execute(query.format(", ".join("?" * len(chunk))), chunk).fetchall()
+        for article_id, page_id, fetched_at, url, html_zlib, encoding, stored_hints, outlet_id in rows:
             # The hints the crawl pipeline gave the extractor: the outlet's, then the page's own.
             base = outlet_hints.get(outlet_id, {"languages": []})
+            target = _Target(article_id, page_id, fetched_at, url, outlet_id, base["languages"])
             try:
                 html, _ = decode_bytes(zlib.decompress(html_zlib), encoding)
                 page_hints = {**base, **json.loads(stored_hints or "{}")}
             except (zlib.error, ValueError) as exc:
-                yield (article_id, fetched_at, url, f"stored page unreadable: {exc}", base["languages"]), None
+                yield target._replace(problem=f"stored page unreadable: {exc}"), None
                 continue
-            yield (article_id, fetched_at, url, None, base["languages"]), (html, url, page_hints)
+            yield target, (html, url, page_hints)
 
 
-def _store(archive: Archive, batch: list[tuple[int, str, dict]], summary: ReextractSummary) -> None:
-    if not batch:
-        return
-    for changed in archive.replace_extractions(batch):
+def _store(archive: Archive, updates: list[tuple[int, str, dict]], additions: list[tuple[int, str, dict]],
+           summary: ReextractSummary) -> None:
+    for changed in archive.replace_extractions(updates) if updates else []:
         if changed is None:
             summary.refetched += 1
         elif changed:
@@ -165,6 +221,13 @@ def _store(archive: Archive, batch: list[tuple[int, str, dict]], summary: Reextr
             summary.fields.update(changed)
         else:
             summary.unchanged += 1
+    for outcome in archive.add_articles(additions) if additions else []:
+        if outcome is None:
+            summary.refetched += 1
+        elif outcome == "exists":
+            summary.elsewhere += 1
+        else:
+            summary.found += 1
 
 
 def _failed(summary: ReextractSummary, url: str, why: str) -> None:

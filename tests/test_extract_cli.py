@@ -128,7 +128,7 @@ def reextract(db, *args: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 def summary(result: subprocess.CompletedProcess) -> dict[str, str]:
-    return dict(re.findall(r"^([a-z][a-z ()]*?): (.+)$", result.stdout, re.M))
+    return dict(re.findall(r"^([a-z][A-Za-z ()]*?): (.+)$", result.stdout, re.M))
 
 
 def articles(db) -> dict[int, tuple]:
@@ -195,4 +195,44 @@ def test_reextract_selects_by_outlet_and_fetch_day(demo_archive):
 
     unknown = reextract(demo_archive, "--outlet", "no-such-outlet", check=False)
     assert unknown.returncode == 1
-    assert f"archive {demo_archive} holds no articles of outlet(s): no-such-outlet" in unknown.stderr
+    assert f"archive {demo_archive} holds no pages of outlet(s): no-such-outlet" in unknown.stderr
+
+
+def test_reextract_archives_the_articles_now_found_in_pages_stored_without_one(demo_archive):
+    # Pages an older extractor found no text in are stored without an article (as here 6 and
+    # 9 after their rows go); a better extractor finds it. Page of 13 now holds only a menu,
+    # and a copy of 10's page under another URL form finds the article already archived.
+    columns = "url, url_key, outlet_id, title, authors, published, published_local, language, text"
+    with sqlite3.connect(demo_archive) as conn:
+        lost = {row[1]: row for row in conn.execute(f"SELECT {columns} FROM articles WHERE id IN (6, 9)")}
+        (menu_page,) = conn.execute("SELECT raw_page_id FROM articles WHERE id = 13").fetchone()
+        conn.execute("UPDATE raw_pages SET html_zlib = ? WHERE id = ?",
+                     (zlib.compress(b"<html><body><nav>Home</nav></body></html>"), menu_page))
+        conn.execute("DELETE FROM articles WHERE id IN (6, 9, 13)")
+        conn.execute("INSERT INTO raw_pages (url, url_key, final_url, outlet_id, status, content_type, encoding,"
+                     " fetched_at, size, html_zlib, hints, run_id) SELECT url || '?utm_source=x', url_key || '?x',"
+                     " final_url || '?utm_source=x', outlet_id, status, content_type, encoding, fetched_at, size,"
+                     " html_zlib, hints, run_id FROM raw_pages WHERE id = (SELECT raw_page_id FROM articles WHERE id = 10)")
+    word = max(lost[next(iter(lost))][8].split(), key=len).strip(".,;:!?\"'()«»“”")
+
+    # Without the registry that crawled them, how to key their articles is unknown: left alone.
+    alone = summary(reextract(demo_archive))
+    assert alone["pages without an article of outlets not in the registry (left alone)"] == "4"
+    assert alone["pages examined"].startswith("15 ")
+
+    result = run_mediawatch(["--outlets", str(DEMO_DATA / "outlets.yml"), "--db", str(demo_archive), "reextract"])
+
+    assert summary(result) == {
+        "pages examined": f"19 (extractor version {EXTRACTOR_VERSION})", "articles changed": "0",
+        "unchanged": "15", "failed": "0", "new articles (from pages stored without one)": "2",
+        "pages still without article text": "1", "pages whose article is archived from another URL": "1"}
+    with sqlite3.connect(demo_archive) as conn:
+        found = {row[1]: row for row in conn.execute(
+            f"SELECT {columns} FROM articles WHERE url_key IN (?, ?)", list(lost))}
+        assert found == lost  # as the crawl archived them
+        assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 17
+        hits = conn.execute("SELECT a.url_key FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
+                            " WHERE articles_fts MATCH ?", (f'"{word}"',)).fetchall()
+        assert set(lost) & {key for (key,) in hits}  # and searchable
+    again = run_mediawatch(["--outlets", str(DEMO_DATA / "outlets.yml"), "--db", str(demo_archive), "reextract"])
+    assert "new articles" not in again.stdout and summary(again)["unchanged"] == "17"
