@@ -97,6 +97,8 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE INDEX IF NOT EXISTS articles_outlet_published ON articles(outlet_id, published);
 CREATE INDEX IF NOT EXISTS articles_language ON articles(language);
+-- Which article a stored page holds: reextract looks for pages stored without one.
+CREATE INDEX IF NOT EXISTS articles_raw_page ON articles(raw_page_id);
 CREATE TABLE IF NOT EXISTS crawl_errors (
     id INTEGER PRIMARY KEY,
     run_id INTEGER REFERENCES crawl_runs(id),
