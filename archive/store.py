@@ -97,8 +97,6 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE INDEX IF NOT EXISTS articles_outlet_published ON articles(outlet_id, published);
 CREATE INDEX IF NOT EXISTS articles_language ON articles(language);
--- Which article a stored page holds: reextract looks for pages stored without one.
-CREATE INDEX IF NOT EXISTS articles_raw_page ON articles(raw_page_id);
 CREATE TABLE IF NOT EXISTS crawl_errors (
     id INTEGER PRIMARY KEY,
     run_id INTEGER REFERENCES crawl_runs(id),
@@ -460,13 +458,23 @@ class Archive:
                 changes.append(changed)
         return changes
 
+    def index_article_pages(self) -> None:
+        """Index which article each stored page holds, for finding pages stored without one.
+
+        Made when first needed (by reextract), not when an archive is opened: raw_page_id sits
+        after the text in each row, so building it reads the whole articles table once.
+        """
+        with self.write() as conn:
+            conn.execute("CREATE INDEX IF NOT EXISTS articles_raw_page ON articles(raw_page_id)")
+
     def add_articles(self, extractions: list[tuple[int, str, dict]]) -> list[str | None]:
         """Store articles found in raw pages that were stored without one, in one transaction.
 
         Each item is (raw page id, its `fetched_at` when it was re-extracted, record with url and
-        url_key). The article is dated as the page was fetched. Returns, per item, 'new', or
-        'exists' when an article with that key is already archived (from another of its URLs),
-        or None when the page was fetched again or gained an article meanwhile.
+        url_key); call index_article_pages first. The article is dated as the page was fetched.
+        Returns, per item, 'new', or 'exists' when an article with that key is already archived
+        (from another of its URLs), or None when the page was fetched again or gained an
+        article meanwhile.
         """
         now = utcnow()
         outcomes: list[str | None] = []

@@ -104,6 +104,7 @@ def reextract(archive: Archive, options: ReextractOptions) -> ReextractSummary:
     """Re-extract the selected stored pages: update their articles where the extraction changed,
     and archive the articles now found in pages that were stored without one."""
     summary = ReextractSummary()
+    archive.index_article_pages()
     hints = _outlet_hints(archive, options)
     article_ids, bare_page_ids, summary.unregistered = _selected(archive, options)
     bar = tqdm(total=len(article_ids) + len(bare_page_ids), desc="re-extracting", unit=" pages",
