@@ -108,8 +108,12 @@ def outlets(obj: Context):
     """List the configured outlets, their sources and schedules."""
     for outlet in obj.registry.outlets.values():
         click.echo(f"{outlet.id}  {outlet.name}  [{', '.join(outlet.languages)}]  {outlet.homepage}")
-        click.echo(f"    schedule: {outlet.schedule}   politeness: {outlet.politeness.concurrency} "
-                   f"concurrent, {outlet.politeness.delay}s delay")
+        deep = outlet.deep_crawl
+        click.echo(f"    schedule: {outlet.schedule}   "
+                   + (f"deep crawl: {deep.schedule} (last {deep.days} days)   " if deep else "")
+                   + f"politeness: {outlet.politeness.concurrency} concurrent, {outlet.politeness.delay}s delay")
+        if outlet.country or outlet.timezone:
+            click.echo(f"    country: {outlet.country or '-'}   time zone: {outlet.timezone or '-'}")
         for source in outlet.sources:
             notes = []
             if source.discover_feeds:

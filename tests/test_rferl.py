@@ -210,6 +210,9 @@ def test_outlets_lists_every_rferl_service_with_its_sources():
         for path in ("sitemap.xml", "_news.xml.gz", "_latest.xml.gz"):
             assert re.search(rf"https://{re.escape(host)}/\S*{re.escape(path)}", result.stdout), (host, path)
         assert f"start_page    https://{host}/  (+ feeds it links to)" in result.stdout
+    kazakh = result.stdout.split("azattyq-kk  ")[1].split("\n    incremental")[0]
+    assert "deep crawl: 15 3 * * * (last 7 days)" in kazakh
+    assert "country: KZ   time zone: Asia/Almaty" in kazakh
 
 
 def test_registry_site_ids_and_languages_match_the_real_sitemaps(sitemaps):
