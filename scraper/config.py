@@ -81,6 +81,11 @@ class Politeness:
     timeout: float = 30
 
 
+def language_or_sole(language: str | None, outlet_languages) -> str | None:
+    """An article's language, or its outlet's when the page gave none and the outlet has one."""
+    return language or (outlet_languages[0] if len(outlet_languages) == 1 else None)
+
+
 @dataclass(frozen=True)
 class Outlet:
     id: str
@@ -128,7 +133,7 @@ class Outlet:
             # the URL actually fetched.
             canonical = fetched_url
         return {**record, "url": canonical, "url_key": url_key(canonical, self.article_id),
-                "language": record.get("language") or (self.languages[0] if len(self.languages) == 1 else None)}
+                "language": language_or_sole(record.get("language"), self.languages)}
 
     def extraction_hints(self) -> dict:
         """What the extractor is told about every page of this outlet (scraper/extract.Hints)."""

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from archive.store import Archive
 from scraper import workers
-from scraper.config import Outlet
+from scraper.config import Outlet, language_or_sole
 from scraper.encoding import decode_bytes
 from scraper.extract import EXTRACTOR_VERSION
 
@@ -131,8 +131,7 @@ def reextract(archive: Archive, options: ReextractOptions) -> ReextractSummary:
                     summary.kept += 1
                     continue
                 # As the crawl pipeline does: an outlet with one language gives it to every article.
-                languages = target.languages
-                record["language"] = record.get("language") or (languages[0] if len(languages) == 1 else None)
+                record["language"] = language_or_sole(record.get("language"), target.languages)
                 updates.append((target.article_id, target.fetched_at, record))
             if len(updates) + len(additions) >= _BATCH:
                 _store(archive, updates, additions, summary)
