@@ -39,9 +39,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from archive.store import Archive, utcnow
-from scraper.config import ConfigError, Registry, load_registry
-from scraper.locks import LockHeld, SchedulerLock
-from scraper.schedules import cron_trigger
+from scraper.crawl.locks import LockHeld, SchedulerLock
+from scraper.registry.config import ConfigError, Registry, load_registry
+from scraper.registry.schedules import cron_trigger
 
 logger = logging.getLogger("mediawatch.scheduler")
 

@@ -95,7 +95,7 @@ class Queued(NamedTuple):
     language: str | None
 
     def hints(self) -> dict:
-        """Extraction hints (see scraper.extract.Hints) from what discovery recorded."""
+        """Extraction hints (see scraper.extraction.article.Hints) from what discovery recorded."""
         return _hints(self.title, self.published, self.language)
 
 

@@ -6,7 +6,7 @@ Builds an archive (the project's schema, archive.store.Archive) of `--articles` 
 from real texts recombined: paragraphs shuffled across pages (English and Russian from the
 shared corpus; Kazakh, Kyrgyz, Tajik, Uzbek and Turkmen made from real RFE/RL headlines of
 the `rferl-sitemaps` Google News sitemaps, their words given the languages' own suffixes), the
-13 RFE/RL outlets of scraper/outlets.yml, dates over 15 years. Two ways of filling the FTS
+13 RFE/RL outlets of scraper/registry/outlets.yml, dates over 15 years. Two ways of filling the FTS
 index are timed on `--compare` articles first (triggers on every insert, or triggers off and
 one 'rebuild'); the full build uses the faster.
 
@@ -41,7 +41,7 @@ from bench_common import REPO, corpus_dir, machine, write_section
 
 from archive.search import fold, rebuild_search_index
 from archive.store import Archive
-from scraper.config import load_registry
+from scraper.registry.config import load_registry
 
 SEARCH_QUERY = "search"  # the ranked-search canned query in datasette-metadata.yml
 BATCH = 5_000
@@ -370,7 +370,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     header = machine()
-    outlets = load_registry(REPO / "scraper" / "outlets.yml").select([])
+    outlets = load_registry(REPO / "scraper" / "registry" / "outlets.yml").select([])
     pools = language_pools()
     tmp = Path(tempfile.mkdtemp(prefix="mediawatch-bench-scale-"))
     result: dict = {"articles": args.articles}

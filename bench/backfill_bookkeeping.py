@@ -39,8 +39,8 @@ import yaml  # noqa: E402
 
 from archive.frontier import Frontier, Selection  # noqa: E402
 from archive.store import Archive, utcnow  # noqa: E402
-from scraper.config import DEFAULT_REGISTRY, load_registry  # noqa: E402
-from scraper.discovery import DiscoveryError, parse_sitemap  # noqa: E402
+from scraper.discovery.documents import DiscoveryError, parse_sitemap  # noqa: E402
+from scraper.registry.config import DEFAULT_REGISTRY, load_registry  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "rferl-sitemaps"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -178,7 +178,7 @@ def bookkeeping(db: Path, registry_path: Path) -> dict:
 def over_http(db: Path, registry_path: Path) -> dict:
     """`mediawatch backfill OUTLET --until 1900-01-01` (reads every sitemap over HTTP through
     the mirror, fetches no article) for each Central Asian outlet, one process each."""
-    from scraper.mirror import MirrorConfig, MirrorServer
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
 
     mirror = MirrorServer(MirrorConfig(root=CORPUS)).start()
     env = {**os.environ, **mirror.proxy_env(), "PYTHONPATH": str(REPO)}

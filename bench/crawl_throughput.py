@@ -112,7 +112,7 @@ def main(argv=None) -> dict:
 
     import trafilatura
 
-    from scraper.extract import extract_article
+    from scraper.extraction.article import extract_article
 
     header = machine()
     raw = corpus_pages(args.pages)

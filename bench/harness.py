@@ -26,7 +26,7 @@ from typing import Callable
 
 from bench_common import REPO, corpus_dir
 
-from scraper.mirror import MirrorConfig, MirrorHandler, MirrorServer
+from scraper.demo.mirror import MirrorConfig, MirrorHandler, MirrorServer
 
 HOST = "news.bench.test"
 SITEMAP_PAGE = 20_000

@@ -33,10 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scraper.mirror import MirrorConfig, MirrorServer, Route  # noqa: E402
+from scraper.demo.mirror import MirrorConfig, MirrorServer, Route  # noqa: E402
 
 HOST = "crash.example"
-PAGE = REPO / "scraper" / "demo_data" / "site" / "globalvoicesonline.org" / "2009" / "06" / "05" / \
+PAGE = REPO / "scraper" / "demo" / "data" / "site" / "globalvoicesonline.org" / "2009" / "06" / "05" / \
     "myanmar-64-words-for-aung-san-suu-kyi" / "index.html.gz"
 # A word of PAGE's text, to check the full-text index answers for every article.
 SEARCH_WORD = "Myanmar"

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from bench_common import REPO, corpus_dir, machine, write_section
+
 from archive.search import fold
-from scraper.discovery import parse_sitemap
+from scraper.discovery.documents import parse_sitemap
 
 REPORT = REPO / "docs" / "search.md"
 

@@ -1,0 +1,1 @@
+"""The one generic spider (`outlet`) and what spiders yield (`items`)."""

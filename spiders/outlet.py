@@ -21,24 +21,34 @@ import functools
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy import signals
 from scrapy import exceptions as scrapy_errors
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from archive.frontier import Frontier, Selection
 from archive.store import Archive
-from scraper.config import Outlet, Source
-from scraper.discovery import DiscoveryError, Entry, feed_links, parse_feed, parse_sitemap
-from scraper.encoding import decode_page
-from scraper.items import CrawlProblem, FetchedPage
-from scraper.middlewares import AlreadyArchived
+from scraper.discovery.documents import (
+    DiscoveryError,
+    Entry,
+    feed_links,
+    parse_feed,
+    parse_sitemap,
+)
+from scraper.extraction.encoding import decode_page
+from scraper.registry.config import Outlet, Source
+from spiders.items import AlreadyArchived, CrawlProblem, FetchedPage
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Sources read with conditional requests. Not sitemap indexes: an index can stay the same

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from scraper.mirror import MirrorConfig, MirrorServer, Route
+from scraper.demo.mirror import MirrorConfig, MirrorServer, Route
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
-DEMO_DATA = REPO / "scraper" / "demo_data"
+DEMO_DATA = REPO / "scraper" / "demo" / "data"
 
 
 def needs_corpus(*parts: str) -> Path:

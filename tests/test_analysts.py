@@ -26,8 +26,8 @@ import pytest
 
 from archive.serve import datasette_app
 from archive.store import Archive
-from scraper.config import load_registry
-from scraper.urls import url_key
+from scraper.registry.config import load_registry
+from scraper.registry.urls import url_key
 from tests.conftest import DEMO_DATA, run_mediawatch
 
 SYNTHETIC = 1200
@@ -87,7 +87,7 @@ def add_synthetic_articles(db: Path) -> None:
 
 @pytest.fixture(scope="module")
 def archive_db(tmp_path_factory):
-    from scraper.mirror import MirrorConfig, MirrorServer
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
 
     db = tmp_path_factory.mktemp("analysts") / f"{DB}.db"
     # The demo_mirror fixture is per test; this archive is shared by the module.

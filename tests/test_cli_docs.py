@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scraper.cli import cli
-from scraper.cli_docs import render_command_docs
+from scraper.cli.docs import render_command_docs
 from tests.conftest import run_mediawatch
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "commands.md"
@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "commands.md"
 
 def test_docs_commands_md_matches_the_cli():
     assert DOCS.read_text(encoding="utf-8") == render_command_docs(), (
-        "docs/commands.md is out of date: run `python -m scraper.cli_docs`"
+        "docs/commands.md is out of date: run `python -m scraper.cli.docs`"
     )
 
 

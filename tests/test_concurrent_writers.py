@@ -14,7 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench.kill9 import HOST, SEARCH_WORD, build_site, child_env, count_articles, start_mirror
+from bench.kill9 import (
+    HOST,
+    SEARCH_WORD,
+    build_site,
+    child_env,
+    count_articles,
+    start_mirror,
+)
 
 PAGES = 120
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from scraper.config import ConfigError, load_registry
+from scraper.registry.config import ConfigError, load_registry
 
 GOOD_OUTLET = """
   - id: example

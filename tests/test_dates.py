@@ -2,8 +2,8 @@
 
 import pytest
 
-from scraper.dates import local_form, normalise_timestamp, parse_textual_date
-from scraper.zones import country_zones, in_local_time, page_country
+from scraper.extraction.dates import local_form, normalise_timestamp, parse_textual_date
+from scraper.extraction.zones import country_zones, in_local_time, page_country
 
 
 @pytest.mark.parametrize(

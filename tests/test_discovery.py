@@ -6,8 +6,14 @@ import gzip
 
 import pytest
 
-from scraper.discovery import DiscoveryError, decompress, feed_links, parse_feed, parse_sitemap
-from scraper.urls import url_key
+from scraper.discovery.documents import (
+    DiscoveryError,
+    decompress,
+    feed_links,
+    parse_feed,
+    parse_sitemap,
+)
+from scraper.registry.urls import url_key
 from tests.conftest import DEMO_DATA, needs_corpus
 
 PANGEA_ID = __import__("re").compile(r"/a/(?:[^/]+/)?(\d+)\.html$")

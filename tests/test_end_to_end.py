@@ -18,7 +18,7 @@ DEMO_OUTLETS = str(DEMO_DATA / "outlets.yml")
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory, request):
     """One demo crawl shared by the module's tests (a crawl takes several seconds)."""
-    from scraper.mirror import MirrorConfig, MirrorServer
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
 
     mirror = MirrorServer(MirrorConfig(root=DEMO_DATA / "site")).start()
     request.addfinalizer(mirror.stop)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from scraper.extract import EXTRACTOR_VERSION, Hints, extract_article
+from scraper.extraction.article import EXTRACTOR_VERSION, Hints, extract_article
 from tests.conftest import DEMO_DATA, needs_corpus
 
 

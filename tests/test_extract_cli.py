@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 
-from scraper.extract import EXTRACTOR_VERSION
+from scraper.extraction.article import EXTRACTOR_VERSION
 from tests.conftest import DEMO_DATA, needs_corpus, run_mediawatch
 
 DEMO_PAGES = sorted((DEMO_DATA / "site").rglob("*.html.gz"))

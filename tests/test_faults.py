@@ -110,7 +110,7 @@ BROKEN_SOURCES = [f"http://{HOST}/broken-feed.xml", f"http://{HOST}/broken-sitem
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
-    from scraper.mirror import MirrorConfig, MirrorServer
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
 
     root = tmp_path_factory.mktemp("faults")
     articles = [p for p in FAULTS if p != "/a/loop-2.html"] + GOOD

@@ -13,10 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from bench.kill9 import HOST, SEARCH_WORD, build_site, child_env, count_articles, kill_rounds, start_mirror
+from bench.kill9 import (
+    HOST,
+    SEARCH_WORD,
+    build_site,
+    child_env,
+    count_articles,
+    kill_rounds,
+    start_mirror,
+)
 from tests import faults
 from tests.conftest import run_mediawatch
-from tests.test_faults import build_site as build_fault_site, registry as fault_registry
+from tests.test_faults import build_site as build_fault_site
+from tests.test_faults import registry as fault_registry
 
 
 def archive_health(db: Path) -> dict:
@@ -72,7 +81,7 @@ def test_a_run_whose_pid_now_belongs_to_another_process_is_marked_interrupted(tm
     # After a crash and a reboot, the pid a run recorded may be reused by an unrelated process:
     # that run is over all the same. Its own live process keeps it running; a zombie does not.
     from archive.store import Archive
-    from scraper.config import load_registry
+    from scraper.registry.config import load_registry
 
     def status(archive, run_id):
         return archive.conn.execute("SELECT status FROM crawl_runs WHERE id = ?", (run_id,)).fetchone()[0]
@@ -99,7 +108,7 @@ def test_a_run_whose_pid_now_belongs_to_another_process_is_marked_interrupted(tm
 
 
 def test_two_crawl_processes_of_different_outlets_share_one_archive(tmp_path):
-    from scraper.mirror import MirrorConfig, MirrorServer, Route
+    from scraper.demo.mirror import MirrorConfig, MirrorServer, Route
 
     registry = two_outlet_site(tmp_path, 150)
     routes = [Route(re.compile(re.escape(h)), re.compile(r"^/a/\d+\.html$"), tmp_path / "site" / h / "page.html")
@@ -241,7 +250,7 @@ def test_robots_crawl_delay_spaces_requests(tmp_path, mirror_factory):
 
 
 def test_user_agent_without_contact_is_refused(tmp_path):
-    from scraper.config import ConfigError, load_registry
+    from scraper.registry.config import ConfigError, load_registry
 
     registry = fault_registry(tmp_path / "outlets.yml")
     registry.write_text(registry.read_text().replace("(+https://example.org/contact)", "(anonymous)"))
@@ -252,8 +261,8 @@ def test_user_agent_without_contact_is_refused(tmp_path):
 
 
 def test_no_remote_console_is_enabled():
-    from scraper.config import load_registry
-    from scraper.settings import crawl_settings
+    from scraper.crawl.settings import crawl_settings
+    from scraper.registry.config import load_registry
 
     registry = load_registry()
     settings = crawl_settings(registry, next(iter(registry.outlets.values())), "a.db")
@@ -272,7 +281,7 @@ def test_no_remote_console_is_enabled():
 def hostile_archive(tmp_path):
     """An archive holding a page and an article whose text carries a <script>."""
     from archive.store import Archive
-    from scraper.config import load_registry
+    from scraper.registry.config import load_registry
 
     db = tmp_path / "archive.db"
     script = "<script>alert('owned')</script>"

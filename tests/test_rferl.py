@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from conftest import needs_corpus, pattern_route, run_mediawatch
 
 from archive.store import Archive
-from conftest import needs_corpus, pattern_route, run_mediawatch
-from scraper.config import DEFAULT_REGISTRY, ConfigError, load_registry
+from scraper.registry.config import DEFAULT_REGISTRY, ConfigError, load_registry
 
 RFERL_HOSTS = {
     "rferl": ("www.rferl.org", "en"),

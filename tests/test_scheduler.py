@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from scraper.schedules import ScheduleError, cron_trigger
+from scraper.registry.schedules import ScheduleError, cron_trigger
 from tests.conftest import DEMO_DATA, run_mediawatch
 
 OUTLETS = """
@@ -287,7 +287,7 @@ def test_invalid_cron_expressions_are_rejected():
 async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
     from archive.serve import datasette_app
     from archive.store import Archive
-    from scraper.config import load_registry
+    from scraper.registry.config import load_registry
 
     db = tmp_path / "ops.db"
     outlets = load_registry().select(["azattyq-kk", "ozodi-tg", "svoboda", "currenttime"])

@@ -1,4 +1,4 @@
-"""Build the demo bundle (scraper/demo_data/) from ../shared/corpus.
+"""Build the demo bundle (scraper/demo/data/) from ../shared/corpus.
 
 The bundle is committed; this script documents exactly where each file came from and can
 rebuild it. Pages are stored gzipped at their original URL paths, the way the mirror serves
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
-OUT = ROOT / "scraper" / "demo_data"
+OUT = ROOT / "scraper" / "demo" / "data"
 SITE = OUT / "site"
 
 GV = CORPUS / "mediacloud-crawler-fixtures" / "crawler" / "gv"

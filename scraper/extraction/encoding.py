@@ -12,7 +12,11 @@ import codecs
 
 from charset_normalizer import from_bytes
 from scrapy.http import TextResponse
-from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+)
 
 # Encodings worth considering for the outlets monitored (Latin and Cyrillic scripts).
 _CANDIDATES = ["utf_8", "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "cp1252", "iso8859_2", "cp1250"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from scrapy import signals
 from tqdm import tqdm
 
-from scraper.items import CrawlProblem, FetchedPage
+from spiders.items import CrawlProblem, FetchedPage
 
 
 class BackfillProgress:

@@ -21,11 +21,11 @@ import html as html_lib
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
 from trafilatura.utils import load_html
-from urllib.parse import urlsplit
 
 from .authors import clean_authors
 from .dates import local_form, normalise_timestamp, parse_textual_date
@@ -63,7 +63,7 @@ class Hints:
     boilerplate selectors removed before extraction, and `body_xpath` the element holding the
     body on that outlet's pages (text is then taken from it alone, when it matches);
     `timezone` (IANA) or else `country` (ISO 3166) say where the outlet publishes: a timestamp
-    the page states only in UTC is written in that local time (scraper/zones.py), before the
+    the page states only in UTC is written in that local time (scraper/extraction/zones.py), before the
     country of the page's domain is tried.
     """
 

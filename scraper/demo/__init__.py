@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scraper.mirror import MirrorConfig, MirrorServer
+from scraper.demo.mirror import MirrorConfig, MirrorServer
 
-DEMO_DATA = Path(__file__).with_name("demo_data")
+DEMO_DATA = Path(__file__).with_name("data")
 DEMO_OUTLETS = DEMO_DATA / "outlets.yml"
 
 

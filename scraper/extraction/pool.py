@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, TypeVar
 
 from archive.store import compress_page
-from scraper.extract import extract_article
+from scraper.extraction.article import extract_article
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0

@@ -21,7 +21,7 @@ def render_command_docs() -> str:
     parts = [
         "# Command reference",
         "",
-        "Generated from the command line itself by `python -m scraper.cli_docs`; "
+        "Generated from the command line itself by `python -m scraper.cli.docs`; "
         "`tests/test_cli_docs.py` fails when this file and `--help` disagree.",
         "",
         "## mediawatch",
@@ -39,6 +39,6 @@ def render_command_docs() -> str:
 if __name__ == "__main__":
     from pathlib import Path
 
-    target = Path(__file__).resolve().parents[1] / "docs" / "commands.md"
+    target = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
     target.write_text(render_command_docs(), encoding="utf-8")
     print(f"wrote {target}")

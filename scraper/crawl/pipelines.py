@@ -12,8 +12,8 @@ from scrapy import signals
 
 from archive.frontier import Frontier
 from archive.store import Archive, ArchiveError, compress_page
-from scraper import workers
-from scraper.items import CrawlProblem, FetchedPage
+from scraper.extraction import pool as workers
+from spiders.items import CrawlProblem, FetchedPage
 
 logger = logging.getLogger(__name__)
 

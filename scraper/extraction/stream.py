@@ -4,7 +4,7 @@ Input lines: {"id": ..., "url": ..., "html": ..., "hints": {...} (optional)}.
 Output: one line per non-blank input line, in input order: {"id": <echoed unchanged>, "url",
 "title", "authors", "published", "language", "text", ...} (the `extract_article` record), or
 {"id": ..., "error": "..."} when the line cannot be read or extracted. A bad line never stops
-the stream. Pages are extracted by the crawler's own worker pool (scraper/workers.py), so the
+the stream. Pages are extracted by the crawler's own worker pool (scraper/extraction/pool.py), so the
 output is what a crawl would have stored.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import IO, Iterator
 
-from scraper import workers
+from scraper.extraction import pool as workers
 
 
 def extract_jsonl(in_stream: IO[str], out_stream: IO[str], worker_count: int | None = None) -> int:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 
 # A real 20,000-URL Pangea sitemap is about 3 MB uncompressed; 50 MB is the sitemaps.org cap.
 MAX_UNCOMPRESSED = 64 * 1024 * 1024
@@ -41,7 +42,7 @@ class Entry:
     language: str | None = None
 
     def hints(self) -> dict:
-        """Extraction hints (see scraper.extract.Hints) carried by this entry."""
+        """Extraction hints (see scraper.extraction.article.Hints) carried by this entry."""
         hints = {"feed_title": self.title, "feed_published": self.published, "feed_language": self.language}
         return {k: v for k, v in hints.items() if v}
 

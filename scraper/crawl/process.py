@@ -11,10 +11,10 @@ from scrapy.crawler import CrawlerProcess
 
 from archive.frontier import Selection
 from archive.store import Archive, ArchiveError
-from scraper.config import Outlet, Registry
-from scraper.locks import OutletBusy, OutletLock
-from scraper.pipelines import ARCHIVE_ERROR_STAT
-from scraper.settings import BASE_SETTINGS, crawl_settings
+from scraper.crawl.locks import OutletBusy, OutletLock
+from scraper.crawl.pipelines import ARCHIVE_ERROR_STAT
+from scraper.crawl.settings import BASE_SETTINGS, crawl_settings
+from scraper.registry.config import Outlet, Registry
 from spiders.outlet import OutletSpider
 
 

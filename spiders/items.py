@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scrapy.exceptions import IgnoreRequest
+
 
 @dataclass
 class FetchedPage:
@@ -31,3 +33,10 @@ class CrawlProblem:
     message: str
     # Set when the URL was an article candidate: its frontier row records the failure.
     url_key: str | None = None
+
+
+class AlreadyArchived(IgnoreRequest):
+    """A request dropped on purpose because its article is archived or already requested.
+
+    Raised by the crawl's SkipArchivedMiddleware; the spider's errback tells it from a failure.
+    """

@@ -25,10 +25,9 @@ import pytz
 import yaml
 from lxml import etree
 
-from scraper.schedules import ScheduleError, cron_trigger
-
-from scraper.urls import url_key
-from scraper.zones import country_zones
+from scraper.extraction.zones import country_zones
+from scraper.registry.schedules import ScheduleError, cron_trigger
+from scraper.registry.urls import url_key
 
 DEFAULT_REGISTRY = Path(__file__).with_name("outlets.yml")
 
@@ -110,7 +109,7 @@ class Outlet:
     body_xpath: str | None = None
     deep_crawl: DeepCrawl | None = None
     # Where the outlet publishes (IANA), for the local time of timestamps its pages give only
-    # in UTC; without it, its country's zones are tried (scraper/zones.py).
+    # in UTC; without it, its country's zones are tried (scraper/extraction/zones.py).
     timezone: str | None = None
 
     def is_article_url(self, url: str) -> bool:
@@ -137,7 +136,7 @@ class Outlet:
                 "language": language_or_sole(record.get("language"), self.languages)}
 
     def extraction_hints(self) -> dict:
-        """What the extractor is told about every page of this outlet (scraper/extract.Hints)."""
+        """What the extractor is told about every page of this outlet (scraper.extraction.article.Hints)."""
         return {"languages": list(self.languages), "country": self.country, "timezone": self.timezone,
                 "drop_xpath": list(self.drop_xpath), "body_xpath": self.body_xpath}
 

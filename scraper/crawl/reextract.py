@@ -23,10 +23,10 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from archive.store import Archive
-from scraper import workers
-from scraper.config import Outlet, language_or_sole
-from scraper.encoding import decode_bytes
-from scraper.extract import EXTRACTOR_VERSION
+from scraper.extraction import pool as workers
+from scraper.extraction.article import EXTRACTOR_VERSION
+from scraper.extraction.encoding import decode_bytes
+from scraper.registry.config import Outlet, language_or_sole
 
 # Articles written per transaction: big enough to amortise the commit, small enough that a
 # crawl writing at the same time never waits long for the lock.

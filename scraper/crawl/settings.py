@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scraper.config import Outlet, Registry
+from scraper.registry.config import Outlet, Registry
 
 BASE_SETTINGS = {
     "BOT_NAME": "mediawatch",
@@ -15,7 +15,7 @@ BASE_SETTINGS = {
     "EXTENSIONS": {
         "scrapy.extensions.telnet.TelnetConsole": None,
         "scrapy.extensions.remote_control.RemoteControl": None,
-        "scraper.progress.BackfillProgress": 500,
+        "scraper.crawl.extensions.BackfillProgress": 500,
     },
     "COOKIES_ENABLED": False,
     "DOWNLOAD_TIMEOUT": 30,
@@ -29,14 +29,14 @@ BASE_SETTINGS = {
     "CONCURRENT_ITEMS": 32,
     "DEPTH_LIMIT": 0,
     "LOG_LEVEL": "INFO",
-    "ITEM_PIPELINES": {"scraper.pipelines.ArchivePipeline": 300},
+    "ITEM_PIPELINES": {"scraper.crawl.pipelines.ArchivePipeline": 300},
     "DOWNLOADER_MIDDLEWARES": {
-        "scraper.middlewares.SkipArchivedMiddleware": 50,
-        "scraper.middlewares.StayOnSiteMiddleware": 60,
+        "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
+        "scraper.crawl.downloadermiddlewares.StayOnSiteMiddleware": 60,
         # After RobotsTxtMiddleware (100), which parses robots.txt.
-        "scraper.middlewares.CrawlDelayMiddleware": 110,
+        "scraper.crawl.downloadermiddlewares.CrawlDelayMiddleware": 110,
         # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
-        "scraper.middlewares.BackoffMiddleware": 560,
+        "scraper.crawl.downloadermiddlewares.BackoffMiddleware": 560,
     },
     "MEDIAWATCH_RETRY_AFTER_MAX": 60,
     "MEDIAWATCH_BACKOFF_BASE": 1.0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archive.store import Archive, ArchiveError
-from scraper.config import ConfigError, Registry, load_registry
+from scraper.registry.config import ConfigError, Registry, load_registry
 
 DEFAULT_DB = "mediawatch.db"
 
@@ -72,7 +72,7 @@ def crawl(obj: Context, outlet_ids, refresh, time_limit, log_file, verbose):
     Crawls every outlet in the registry when none is named. Articles already in the
     archive are not fetched again unless --refresh is given.
     """
-    from scraper.crawl import CrawlError, CrawlOptions, run_crawl
+    from scraper.crawl.process import CrawlError, CrawlOptions, run_crawl
 
     outlets = obj.select(outlet_ids)
     options = CrawlOptions(archive=obj.db, refresh=refresh, time_limit=time_limit, log_file=log_file,
@@ -193,7 +193,7 @@ def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file
     stopped; stored articles are never fetched again.
     """
     from archive.frontier import Selection
-    from scraper.crawl import CrawlError, CrawlOptions, run_crawl
+    from scraper.crawl.process import CrawlError, CrawlOptions, run_crawl
 
     if since and until and since > until:
         raise click.BadParameter(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
@@ -260,7 +260,7 @@ def schedule(ctx, jobs, logs, time_limit, max_crawls, stop_grace):
     the job store). SIGTERM or Ctrl+C stops cleanly; SIGHUP reloads the registry.
     """
     from scheduler import SchedulerService, configure_logging
-    from scraper.locks import LockHeld
+    from scraper.crawl.locks import LockHeld
 
     ctx.obj.schedule_config = _schedule_config(ctx.obj, jobs, logs, time_limit=time_limit,
                                                max_crawls=max_crawls, stop_grace=stop_grace)
@@ -404,9 +404,9 @@ def extract(file, url, jsonl, workers):
     import io
     import json
 
-    from scraper import workers as extraction_workers
-    from scraper.encoding import decode_bytes
-    from scraper.extract_stream import extract_jsonl
+    from scraper.extraction import pool as extraction_workers
+    from scraper.extraction.encoding import decode_bytes
+    from scraper.extraction.stream import extract_jsonl
 
     if jsonl:
         if url:
@@ -452,7 +452,8 @@ def reextract(obj: Context, outlet_ids, since, workers):
     yields no text keeps what it has; a page stored without an article (no text found when
     it was fetched) gains one if the extractor now finds it.
     """
-    from scraper.reextract import ReextractError, ReextractOptions, reextract as run_reextract
+    from scraper.crawl.reextract import ReextractError, ReextractOptions
+    from scraper.crawl.reextract import reextract as run_reextract
 
     if not obj.db.exists():
         raise click.ClickException(f"no archive at {obj.db}")
@@ -482,6 +483,3 @@ def reextract(obj: Context, outlet_ids, since, workers):
 def main() -> None:
     cli(prog_name="mediawatch")
 
-
-if __name__ == "__main__":
-    main()

@@ -14,12 +14,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import load_object
 
 from archive.store import Archive
+from spiders.items import AlreadyArchived
 
 logger = logging.getLogger(__name__)
-
-
-class AlreadyArchived(IgnoreRequest):
-    """A request dropped on purpose because its article is archived or already requested."""
 
 
 class SkipArchivedMiddleware:
