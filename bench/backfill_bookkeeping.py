@@ -40,7 +40,7 @@ import yaml  # noqa: E402
 from archive.frontier import Frontier, Selection  # noqa: E402
 from archive.store import Archive, utcnow  # noqa: E402
 from scraper.discovery.documents import DiscoveryError, parse_sitemap  # noqa: E402
-from scraper.registry.config import DEFAULT_REGISTRY, load_registry  # noqa: E402
+from scraper.registry.config import DEFAULT_REGISTRY, bundled_families, load_registry  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "rferl-sitemaps"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -184,7 +184,7 @@ def over_http(db: Path, registry_path: Path) -> dict:
     env = {**os.environ, **mirror.proxy_env(), "PYTHONPATH": str(REPO)}
     # Through the mirror, politeness can go: it is the bookkeeping being measured.
     registry = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
-    registry["families"]["pangea"]["politeness"] = {"concurrency": 16, "delay": 0}
+    registry["families"] = {"pangea": {**bundled_families()["pangea"], "politeness": {"concurrency": 16, "delay": 0}}}
     fast = registry_path.with_name("outlets-fast.yml")
     fast.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     # Each run under a small wrapper that reports the peak RSS of the crawler it waited for

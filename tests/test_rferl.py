@@ -27,7 +27,7 @@ import yaml
 from conftest import needs_corpus, pattern_route, run_mediawatch
 
 from archive.store import Archive
-from scraper.registry.config import DEFAULT_REGISTRY, ConfigError, load_registry
+from scraper.registry.config import DEFAULT_REGISTRY, ConfigError, bundled_families, load_registry
 
 RFERL_HOSTS = {
     "rferl": ("www.rferl.org", "en"),
@@ -81,8 +81,11 @@ def silent_page(pangea_page) -> Path:
 def write_registry(tmp_path: Path, outlet_ids, **family_changes) -> Path:
     """A registry with the default Pangea family (fast politeness) and a few default outlets."""
     data = yaml.safe_load(DEFAULT_REGISTRY.read_text(encoding="utf-8"))
-    family = {**data["families"]["pangea"], "politeness": {"concurrency": 16, "delay": 0}, **family_changes}
-    outlets = [o for o in data["outlets"] if o["id"] in outlet_ids]
+    family = {**bundled_families()["pangea"], "politeness": {"concurrency": 16, "delay": 0}, **family_changes}
+    # An entry gives only what the family uses: a site_id no source needs is refused as unknown.
+    used = str(family)
+    outlets = [{k: v for k, v in o.items() if k != "site_id" or "{site_id}" in used}
+               for o in data["outlets"] if o["id"] in outlet_ids]
     path = tmp_path / "outlets.yml"
     path.write_text(yaml.safe_dump({"families": {"pangea": family}, "outlets": outlets}, allow_unicode=True),
                     encoding="utf-8")

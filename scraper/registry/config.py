@@ -1,167 +1,72 @@
-"""The outlet registry: which sites to crawl, how to find their articles, how politely.
+"""Loading the outlet registry: which sites to crawl, how to find their articles, how politely.
 
-A registry is a YAML file with two top-level keys:
+A registry is a YAML file (schema: scraper/registry/outlets.schema.json; every field:
+docs/registry.md) with these top-level keys:
 
-``families``
-    Shared settings for outlets built on one CMS (e.g. every RFE/RL site runs Pangea). Any
-    string in a family may use ``{placeholders}`` filled from the outlet entry (``{host}``,
-    ``{site_id}`` ...), so an outlet of a known family is a few lines.
 ``outlets``
-    One entry per outlet. An entry's own keys override its family's.
+    One entry per outlet (scraper/registry/models.py declares its fields).
+``families``
+    Shared settings for outlets built on one CMS (every RFE/RL site runs Pangea). Any string
+    in a family may use ``{placeholders}`` filled from the outlet entry (``{host}``,
+    ``{site_id}`` ...), so an outlet of a known family is a few lines; an entry's own keys
+    override its family's. The families bundled with mediawatch (families.yml beside this
+    module) can be used from any registry; a family of the same name in the file replaces one.
+``user_agent``, ``allow_private_addresses``
+    Crawl-wide settings.
 
-Loading validates everything up front and stops with one message per problem, naming the file,
-the outlet, the field and what was expected: a typo must never surface as a crawl that
-silently finds nothing.
+Loading validates everything up front and reports every problem at once, each naming the
+file, the outlet, the field and what was expected, with a suggestion for a misspelled key: a
+typo must never surface as a crawl that silently finds nothing, nor as a default silently used.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import pytz
-import yaml
-from lxml import etree
+from pydantic import BaseModel, ValidationError
 
-from scraper.extraction.zones import country_zones
-from scraper.registry.schedules import ScheduleError, cron_trigger
-from scraper.registry.urls import url_key
+from scraper.registry.models import (
+    DEFAULT_SCHEDULE,
+    DEFAULT_USER_AGENT,
+    SOURCE_KINDS,
+    SOURCE_MODES,
+    DeepCrawl,
+    Limits,
+    Outlet,
+    Politeness,
+    RegistryHeader,
+    Source,
+    language_or_sole,
+)
+from scraper.registry.yamlfile import RegistryFileError, read_yaml
+
+__all__ = [
+    "BUNDLED_FAMILIES", "DEFAULT_REGISTRY", "DEFAULT_SCHEDULE", "SOURCE_KINDS", "SOURCE_MODES", "ConfigError",
+    "DeepCrawl", "Limits", "Outlet", "Politeness", "Registry", "Source", "bundled_families", "language_or_sole",
+    "load_registry",
+]
 
 DEFAULT_REGISTRY = Path(__file__).with_name("outlets.yml")
+BUNDLED_FAMILIES = Path(__file__).with_name("families.yml")
 
-SOURCE_KINDS = ("feed", "sitemap", "sitemap_index", "news_sitemap", "start_page")
-# incremental: what a scheduled run reads; backfill: the full archive walked by `backfill`.
-SOURCE_MODES = ("incremental", "backfill")
-DEFAULT_SCHEDULE = "*/30 * * * *"
-
-# Outlet ids end up in log file names and URLs: keep them to a safe alphabet.
 _OUTLET_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-# Site operators must be able to reach whoever runs the crawler: a URL or an e-mail address.
-_CONTACT = re.compile(r"https?://[^\s)]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class ConfigError(ValueError):
     """The registry is malformed. The message lists every problem found."""
 
 
-@dataclass(frozen=True)
-class Source:
-    """One place where article URLs are discovered."""
-
-    kind: str
-    url: str
-    mode: str = "incremental"
-    # start_page only: look for RSS/Atom <link rel="alternate"> and read those feeds too.
-    discover_feeds: bool = False
-    # start_page only: how many levels of non-article pages on allowed hosts to follow.
-    follow_depth: int = 0
-    # sitemap_index only: read just the child sitemaps whose URL matches (None: all of them).
-    children: re.Pattern | None = None
-
-
-@dataclass(frozen=True)
-class DeepCrawl:
-    """A second, rarer schedule that re-reads the outlet's backfill sources (its archive
-    sitemaps) for the last `days` days and fetches what the frequent incremental runs missed."""
-
-    schedule: str
-    days: int = 7
-
-
-@dataclass(frozen=True)
-class Politeness:
-    concurrency: int = 2
-    delay: float = 0.5
-    obey_robots: bool = True
-    # Seconds before a request that has not completed is given up (and retried).
-    timeout: float = 30
-
-
-def language_or_sole(language: str | None, outlet_languages) -> str | None:
-    """An article's language, or its outlet's when the page gave none and the outlet has one."""
-    return language or (outlet_languages[0] if len(outlet_languages) == 1 else None)
-
-
-@dataclass(frozen=True)
-class Outlet:
-    id: str
-    name: str
-    homepage: str
-    languages: tuple[str, ...]
-    country: str | None
-    region: str | None
-    family: str | None
-    sources: tuple[Source, ...]
-    article_patterns: tuple[re.Pattern, ...]
-    # A regex with one group capturing an id that identifies an article on its host whatever
-    # slug or query string the URL carries (Pangea: /a/<slug>/<id>.html).
-    article_id: re.Pattern | None
-    allowed_hosts: tuple[str, ...]
-    schedule: str
-    politeness: Politeness
-    # Extraction overrides: boilerplate to remove before extraction, and the element that
-    # holds the article body where trafilatura's own choice goes wrong.
-    drop_xpath: tuple[str, ...] = ()
-    body_xpath: str | None = None
-    deep_crawl: DeepCrawl | None = None
-    # Where the outlet publishes (IANA), for the local time of timestamps its pages give only
-    # in UTC; without it, its country's zones are tried (scraper/extraction/zones.py).
-    timezone: str | None = None
-
-    def is_article_url(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.hostname not in self.allowed_hosts:
-            return False
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        return any(p.search(path) for p in self.article_patterns)
-
-    def article_key(self, url: str) -> str | None:
-        """The URL key of `url` if it is one of this outlet's article URLs, else None."""
-        return url_key(url, self.article_id) if self.is_article_url(url) else None
-
-    def article_record(self, record: dict, fetched_url: str) -> dict:
-        """An extraction record of a page fetched from `fetched_url`, as this outlet archives it:
-        under its canonical URL and that URL's key, with the outlet's language if it has one
-        and the page did not say."""
-        canonical = record.get("canonical_url") or fetched_url
-        if urlsplit(canonical).hostname not in self.allowed_hosts:
-            # A canonical link to another host is a syndication or a misconfiguration: keep
-            # the URL actually fetched.
-            canonical = fetched_url
-        return {**record, "url": canonical, "url_key": url_key(canonical, self.article_id),
-                "language": language_or_sole(record.get("language"), self.languages)}
-
-    def extraction_hints(self) -> dict:
-        """What the extractor is told about every page of this outlet (scraper.extraction.article.Hints)."""
-        return {"languages": list(self.languages), "country": self.country, "timezone": self.timezone,
-                "drop_xpath": list(self.drop_xpath), "body_xpath": self.body_xpath}
-
-    def sources_for(self, mode: str) -> list[Source]:
-        return [s for s in self.sources if s.mode == mode]
-
-    def as_row(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "homepage": self.homepage,
-            "languages": ", ".join(self.languages),
-            "country": self.country,
-            "timezone": self.timezone,
-            "region": self.region,
-            "family": self.family,
-            "schedule": self.schedule,
-        }
-
-
 @dataclass
 class Registry:
     path: Path
     outlets: dict[str, Outlet] = field(default_factory=dict)
-    user_agent: str = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+    user_agent: str = DEFAULT_USER_AGENT
     # Only filled by a lenient load: the entries that were left out, and why.
     problems: list[str] = field(default_factory=list)
 
@@ -171,9 +76,12 @@ class Registry:
             return list(self.outlets.values())
         unknown = [i for i in ids if i not in self.outlets]
         if unknown:
+            hints = [f"did you mean '{match[0]}'?" for i in unknown
+                     if (match := difflib.get_close_matches(i, list(self.outlets), n=1))]
             raise ConfigError(
                 f"{self.path}: unknown outlet {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(self.outlets)}"
+                + (f"{' '.join(hints)} " if hints else "")
+                + f"known: {', '.join(self.outlets)}"
             )
         return [self.outlets[i] for i in ids]
 
@@ -183,35 +91,26 @@ def load_registry(path: str | Path | None = None, strict: bool = True) -> Regist
 
     Strict (the default), any problem is a ConfigError listing them all. Lenient, broken
     outlet entries are left out and listed in `Registry.problems`, so a long-running
-    scheduler keeps crawling the good outlets; a file that cannot be read at all is still an
-    error.
+    scheduler keeps crawling the good outlets; a file that cannot be read at all, or whose
+    top level is wrong, is still an error.
     """
     path = Path(path) if path else DEFAULT_REGISTRY
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: outlet registry not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = _read(path)
     if not isinstance(data, dict) or not isinstance(data.get("outlets"), list):
         raise ConfigError(f"{path}: expected a mapping with an 'outlets' list")
-    families = data.get("families") or {}
-    if not isinstance(families, dict):
-        raise ConfigError(f"{path}: 'families' must be a mapping of family name to settings")
+    try:
+        header = RegistryHeader.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_messages(exc, RegistryHeader, f"{path}: ", set()))) from None
 
-    registry = Registry(path=path)
-    if data.get("user_agent"):
-        registry.user_agent = str(data["user_agent"])
-        if not _CONTACT.search(registry.user_agent):
-            raise ConfigError(
-                f"{path}: field 'user_agent': expected a User-Agent with a contact URL or e-mail"
-                f" address (e.g. 'mediawatch/0.1 (+https://example.org/contact)'), got {registry.user_agent!r}"
-            )
     problems: list[str] = []
-    for index, entry in enumerate(data["outlets"]):
-        checker = _EntryChecker(path, index, entry, families)
-        outlet = checker.build()
-        problems.extend(checker.problems)
+    families = {**bundled_families(), **header.families}
+    broken_families = {name for name, family in header.families.items()
+                       if _check_family(path, name, family, problems)}
+    defaults = {"allow_private_addresses": header.allow_private_addresses}
+    registry = Registry(path=path, user_agent=header.user_agent)
+    for index, entry in enumerate(header.outlets):
+        outlet = _EntryLoader(path, index, entry, families, broken_families, defaults, problems).load()
         if outlet is None:
             continue
         if outlet.id in registry.outlets:
@@ -224,305 +123,204 @@ def load_registry(path: str | Path | None = None, strict: bool = True) -> Regist
     return registry
 
 
-class _EntryChecker:
-    """Builds one Outlet, collecting every problem instead of stopping at the first."""
+def _read(path: Path):
+    try:
+        return read_yaml(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: outlet registry not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not an outlet registry file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from None
+    except RegistryFileError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
-    def __init__(self, path: Path, index: int, entry, families: dict):
-        self.path, self.index, self.families = path, index, families
-        self.problems: list[str] = []
-        self.label = f"outlets[{index}]"
-        self.entry = entry if isinstance(entry, dict) else {}
-        if not isinstance(entry, dict):
-            self._problem("entry", "a mapping of fields", entry)
 
-    def _problem(self, field_name: str, expected: str, got) -> None:
-        self.problems.append(
-            f"{self.path}: outlet '{self.label}': field '{field_name}': "
-            f"expected {expected}, got {got!r}"
-        )
+@lru_cache(maxsize=1)
+def bundled_families() -> dict[str, dict]:
+    """The families shipped with mediawatch (families.yml), usable from any registry."""
+    data = _read(BUNDLED_FAMILIES)
+    return dict(data["families"])
 
-    def build(self) -> Outlet | None:
-        if not self.entry:
+
+def _check_family(path: Path, name: str, family: dict, problems: list[str]) -> bool:
+    """Report a family's unknown keys (its values are checked in each outlet that uses it).
+    Returns True if the family is broken."""
+    known = set(Outlet.model_fields) - {"id"}
+    unknown = [key for key in family if key not in known]
+    for key in unknown:
+        problems.append(f"{path}: family '{name}': field '{key}': {_unknown_field(key, known)}")
+    return bool(unknown)
+
+
+def _placeholders(value) -> set[str]:
+    if isinstance(value, str):
+        return set(_PLACEHOLDER.findall(value))
+    if isinstance(value, list):
+        return set().union(*map(_placeholders, value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*map(_placeholders, value.values())) if value else set()
+    return set()
+
+
+class _EntryLoader:
+    """Builds one Outlet from one entry, adding every problem found to `problems`."""
+
+    def __init__(self, path: Path, index: int, entry, families: dict, broken_families: set,
+                 defaults: dict, problems: list[str]):
+        self.path, self.entry, self.families = path, entry, families
+        self.broken_families, self.defaults, self.problems = broken_families, defaults, problems
+        outlet_id = entry.get("id") if isinstance(entry, dict) else None
+        valid_id = isinstance(outlet_id, str) and _OUTLET_ID.match(outlet_id)
+        self.prefix = f"{path}: outlet '{outlet_id if valid_id else f'outlets[{index}]'}': "
+
+    def _problem(self, text: str) -> None:
+        self.problems.append(self.prefix + text)
+
+    def load(self) -> Outlet | None:
+        if not isinstance(self.entry, dict):
+            self._problem(f"field 'entry': expected a mapping of fields, got {self.entry!r}")
             return None
-        outlet_id = self.entry.get("id")
-        if not isinstance(outlet_id, str) or not _OUTLET_ID.match(outlet_id):
-            self._problem("id", "lowercase letters, digits, '-' or '_' (e.g. azattyq-kk)", outlet_id)
-            return None
-        self.label = outlet_id
-        merged = self._merge_family()
+        merged, parameters = self._merge_family()
         if merged is None:
             return None
-        merged = self._fill_placeholders(merged, self.entry)
-        get = _Getter(self, merged)
-        homepage = get.url("homepage")
-        hosts = get.str_list("allowed_hosts", required=False) or (
-            [urlsplit(homepage).hostname] if homepage else []
-        )
-        sources = tuple(get.sources())
-        outlet = Outlet(
-            id=outlet_id,
-            name=get.text("name"),
-            homepage=homepage,
-            languages=tuple(get.languages()),
-            country=get.country(),
-            region=get.text("region", required=False),
-            family=merged.get("family"),
-            sources=sources,
-            article_patterns=tuple(get.patterns("article_patterns")),
-            article_id=get.pattern("article_id", required=False, groups=1),
-            allowed_hosts=tuple(hosts),
-            schedule=get.schedule(),
-            politeness=get.politeness(),
-            drop_xpath=tuple(get.xpaths("drop_xpath")),
-            body_xpath=get.xpath("body_xpath"),
-            deep_crawl=get.deep_crawl(sources),
-            timezone=get.timezone(),
-        )
-        return None if self.problems else outlet
-
-    def _merge_family(self) -> dict | None:
-        family_name = self.entry.get("family")
-        if family_name is None:
-            return dict(self.entry)
-        family = self.families.get(family_name)
-        if not isinstance(family, dict):
-            self._problem("family", f"one of {sorted(self.families)}", family_name)
+        merged = {**self.defaults, **merged}
+        try:
+            return Outlet.model_validate(merged)
+        except ValidationError as exc:
+            self.problems.extend(_messages(exc, Outlet, self.prefix, parameters))
             return None
-        return {**family, **self.entry}
 
-    def _fill_placeholders(self, value, values: dict):
+    def _merge_family(self) -> tuple[dict | None, set[str]]:
+        """The entry over its family, placeholders filled; and the family's placeholder names
+        (keys an entry of this family may carry besides the fields)."""
+        name = self.entry.get("family")
+        if name is None:
+            return dict(self.entry), set()
+        family = self.families.get(name) if isinstance(name, str) else None
+        if family is None:
+            suggestion = difflib.get_close_matches(str(name), list(self.families), n=1)
+            self._problem(f"field 'family': expected one of {sorted(self.families)} (this file's families "
+                          f"and the bundled ones), got {name!r}"
+                          + (f"; did you mean '{suggestion[0]}'?" if suggestion else ""))
+            return None, set()
+        if name in self.broken_families:
+            self._problem(f"field 'family': family '{name}' has errors (listed above)")
+            return None, set()
+        parameters = _placeholders(family) - set(Outlet.model_fields)
+        merged = self._fill({**family, **self.entry})
+        sources = merged.get("sources") if isinstance(merged.get("sources"), list) else []
+        if "deep_crawl" not in self.entry and not any(isinstance(s, dict) and s.get("mode") == "backfill"
+                                                      for s in sources):
+            # A family's deep crawl applies to the outlets that keep the family's backfill
+            # sources; one an outlet asks for itself needs them (the model checks that).
+            merged.pop("deep_crawl", None)
+        for parameter in parameters:
+            merged.pop(parameter, None)
+        return merged, parameters
+
+    def _fill(self, value):
         if isinstance(value, str):
             def substitute(match: re.Match) -> str:
                 key = match.group(1)
-                if key not in values:
-                    self._problem(key, f"a value for placeholder '{{{key}}}' used by the family", None)
+                if key not in self.entry:
+                    self._problem(f"field '{key}': expected a value for placeholder '{{{key}}}' used by the "
+                                  "family, got None")
                     return match.group(0)
-                return str(values[key])
+                return str(self.entry[key])
 
             # Regexes use {n} quantifiers; only {name} placeholders are substituted.
             return _PLACEHOLDER.sub(substitute, value)
         if isinstance(value, list):
-            return [self._fill_placeholders(v, values) for v in value]
+            return [self._fill(v) for v in value]
         if isinstance(value, dict):
-            return {k: self._fill_placeholders(v, values) for k, v in value.items()}
+            return {k: self._fill(v) for k, v in value.items()}
         return value
 
 
-class _Getter:
-    """Typed access to one merged entry; each accessor reports its own problems."""
-
-    def __init__(self, checker: _EntryChecker, data: dict):
-        self.checker, self.data = checker, data
-
-    def _missing(self, name: str, expected: str):
-        self.checker._problem(name, expected, self.data.get(name))
-
-    def text(self, name: str, required: bool = True) -> str | None:
-        value = self.data.get(name)
-        if value is None and not required:
-            return None
-        if not isinstance(value, (str, int)) or not str(value).strip():
-            self._missing(name, "a non-empty string")
-            return None
-        return str(value)
-
-    def url(self, name: str) -> str:
-        value = self.data.get(name)
-        if not _is_http_url(value):
-            self._missing(name, "an http(s) URL")
-            return ""
-        return value
-
-    def str_list(self, name: str, required: bool = True) -> list[str]:
-        value = self.data.get(name)
-        if value is None and not required:
-            return []
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            self._missing(name, "a non-empty list of strings")
-            return []
-        return value
-
-    def xpath(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        return value if self._valid_xpath(name, value) else None
-
-    def xpaths(self, name: str) -> list[str]:
-        return [v for v in self.str_list(name, required=False) if self._valid_xpath(name, v)]
-
-    def _valid_xpath(self, name: str, value) -> bool:
-        try:
-            etree.XPath(value)
-        except (etree.XPathSyntaxError, TypeError):
-            self.checker._problem(name, "an XPath expression such as '//div[@id=\"article-content\"]'", value)
-            return False
-        return True
-
-    def country(self) -> str | None:
-        value = self.data.get("country")
-        if value is None:
-            return None
-        # The extractor reads the country's time zones from it: a code it knows no zones of is wrong.
-        if not country_zones(value):
-            self._missing("country", "an ISO 3166 country code such as KZ")
-            return None
-        return value.upper()
-
-    def timezone(self) -> str | None:
-        value = self.data.get("timezone")
-        if value is None:
-            return None
-        if not isinstance(value, str) or value not in pytz.all_timezones_set:
-            self._missing("timezone", "an IANA time zone such as Asia/Almaty")
-            return None
-        return value
-
-    def languages(self) -> list[str]:
-        value = self.data.get("languages")
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and _LANGUAGE.match(v) for v in value)
-        ):
-            self._missing("languages", "a list of ISO 639-1 codes such as [kk, ru]")
-            return []
-        return value
-
-    def pattern(self, name: str, required: bool = True, groups: int | None = None):
-        value = self.data.get(name)
-        if value is None and not required:
-            return None
-        try:
-            compiled = re.compile(value)
-        except (re.error, TypeError) as exc:
-            self._missing(name, f"a regular expression ({exc})")
-            return None
-        if groups is not None and compiled.groups != groups:
-            self._missing(name, f"a regular expression with exactly {groups} capture group")
-            return None
-        return compiled
-
-    def patterns(self, name: str) -> list[re.Pattern]:
-        values = self.str_list(name)
-        compiled = []
-        for value in values:
-            try:
-                compiled.append(re.compile(value))
-            except re.error as exc:
-                self.checker._problem(name, f"regular expressions ({exc})", value)
-        return compiled
-
-    def sources(self) -> list[Source]:
-        value = self.data.get("sources")
-        if not isinstance(value, list) or not value:
-            self._missing("sources", "a non-empty list of {kind, url} entries")
-            return []
-        sources = []
-        for i, raw in enumerate(value):
-            name = f"sources[{i}]"
-            if not isinstance(raw, dict):
-                self.checker._problem(name, "a mapping with 'kind' and 'url'", raw)
-                continue
-            unknown = set(raw) - {"kind", "url", "mode", "discover_feeds", "follow_depth", "children"}
-            if unknown:
-                self.checker._problem(
-                    name, "only kind, url, mode, discover_feeds, follow_depth, children", sorted(unknown)
-                )
-            if raw.get("kind") not in SOURCE_KINDS:
-                self.checker._problem(f"{name}.kind", f"one of {', '.join(SOURCE_KINDS)}", raw.get("kind"))
-                continue
-            if not _is_http_url(raw.get("url")):
-                self.checker._problem(f"{name}.url", "an http(s) URL", raw.get("url"))
-                continue
-            mode = raw.get("mode", "incremental")
-            if mode not in SOURCE_MODES:
-                self.checker._problem(f"{name}.mode", f"one of {', '.join(SOURCE_MODES)}", mode)
-                continue
-            depth = raw.get("follow_depth", 0)
-            if not isinstance(depth, int) or not 0 <= depth <= 3:
-                self.checker._problem(f"{name}.follow_depth", "an integer from 0 to 3", depth)
-                continue
-            children = raw.get("children")
-            if children is not None:
-                if raw["kind"] != "sitemap_index":
-                    self.checker._problem(f"{name}.children", "only on a sitemap_index source", children)
-                    continue
-                try:
-                    children = re.compile(children)
-                except (re.error, TypeError) as exc:
-                    self.checker._problem(f"{name}.children", f"a regular expression ({exc})", children)
-                    continue
-            sources.append(
-                Source(
-                    kind=raw["kind"],
-                    url=raw["url"],
-                    mode=mode,
-                    discover_feeds=bool(raw.get("discover_feeds", False)),
-                    follow_depth=depth,
-                    children=children,
-                )
-            )
-        return sources
-
-    def schedule(self) -> str:
-        return self._cron("schedule", self.data.get("schedule", DEFAULT_SCHEDULE)) or DEFAULT_SCHEDULE
-
-    def _cron(self, name: str, value) -> str | None:
-        if not isinstance(value, str) or len(value.split()) not in (5, 6):
-            self.checker._problem(name, "a cron expression of 5 fields, or 6 with seconds first, "
-                                        "such as '*/30 * * * *'", value)
-            return None
-        try:
-            # Parse it now so a bad schedule fails at load time, not when the scheduler starts.
-            cron_trigger(value)
-        except ScheduleError as exc:
-            self.checker._problem(name, f"a valid cron expression ({exc})", value)
-            return None
-        return value
-
-    def deep_crawl(self, sources: tuple[Source, ...]) -> DeepCrawl | None:
-        value = self.data.get("deep_crawl")
-        if value is None:
-            return None
-        if not isinstance(value, dict) or set(value) - {"schedule", "days"} or "schedule" not in value:
-            self._missing("deep_crawl", "a mapping with schedule (cron) and optionally days, such as "
-                                        "{schedule: '15 3 * * *', days: 7}")
-            return None
-        schedule = self._cron("deep_crawl.schedule", value["schedule"])
-        days = value.get("days", DeepCrawl.days)
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
-            self.checker._problem("deep_crawl.days", "a whole number of days from 1 to 3650", days)
-            return None
-        if not any(source.mode == "backfill" for source in sources):
-            # A family's deep crawl applies to the outlets that keep the family's backfill
-            # sources; one an outlet asks for itself needs them.
-            if "deep_crawl" in self.checker.entry:
-                self._missing("deep_crawl", "a source with mode: backfill to re-read (e.g. the sitemap index)")
-            return None
-        return DeepCrawl(schedule, days) if schedule else None
-
-    def politeness(self) -> Politeness:
-        value = self.data.get("politeness") or {}
-        if not isinstance(value, dict):
-            self._missing("politeness", "a mapping with concurrency, delay, obey_robots, timeout")
-            return Politeness()
-        try:
-            result = Politeness(**value)
-        except TypeError:
-            self._missing("politeness", "only the keys concurrency, delay, obey_robots, timeout")
-            return Politeness()
-        if not isinstance(result.concurrency, int) or not 1 <= result.concurrency <= 32:
-            self.checker._problem("politeness.concurrency", "an integer from 1 to 32", result.concurrency)
-        if not isinstance(result.delay, (int, float)) or result.delay < 0:
-            self.checker._problem("politeness.delay", "a number of seconds >= 0", result.delay)
-        if not isinstance(result.timeout, (int, float)) or not 0 < result.timeout <= 600:
-            self.checker._problem("politeness.timeout", "a number of seconds from 0 to 600", result.timeout)
-        return result
+# -- wording pydantic's errors for the person editing the file ------------------------------
 
 
-def _is_http_url(value) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def _messages(error: ValidationError, model: type[BaseModel], prefix: str, parameters: set[str]) -> list[str]:
+    """One line per problem: field, what was expected (the field's description), what was got;
+    an unknown key gets the nearest known one as a suggestion, and when that one is a required
+    field reported missing, the typo is the one problem reported."""
+    details = error.errors(include_url=False)
+    missing = {tuple(d["loc"]) for d in details if d["type"] == "missing"}
+    # A list whose bad items were refused is then also "too short": the item's error says it.
+    inner = {tuple(d["loc"])[:n] for d in details for n in range(len(d["loc"]))}
+    unknown: dict[tuple, str] = {}
+    for detail in details:
+        if detail["type"] == "extra_forbidden":
+            loc = tuple(detail["loc"])
+            owner = _model_at(model, loc[:-1])
+            known = set(owner.model_fields) | (parameters if owner is model else set())
+            unknown[loc] = _unknown_field(str(loc[-1]), known)
+    answered = set()
+    for loc, text in unknown.items():
+        meant = loc[:-1] + (text.split("'")[1],) if "did you mean" in text else None
+        if meant in missing:
+            answered.add(meant)
+            unknown[loc] = f"{text} ('{meant[-1]}' is required)"
+    lines = []
+    for detail in details:
+        loc = tuple(detail["loc"])
+        if loc in unknown:
+            lines.append(f"{prefix}field '{_label(loc)}': {unknown[loc]}")
+            continue
+        if loc in inner or loc in answered:
+            continue
+        context = detail.get("ctx") or {}
+        if detail["type"] == "registry_field":
+            loc, expected, got = loc + (context["field"],), context["expected"], context["got"]
+        elif detail["type"] == "value_error":
+            expected, got = str(context.get("error")), detail["input"]
+        else:
+            expected = _description(model, loc) or detail["msg"]
+            got = None if detail["type"] == "missing" else detail["input"]
+        lines.append(f"{prefix}field '{_label(loc)}': expected {expected}, got {got!r}")
+    return lines
+
+
+def _unknown_field(key: str, known: set[str]) -> str:
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    if match:
+        return f"not a known field; did you mean '{match[0]}'?"
+    return f"not a known field (known: {', '.join(sorted(known))})"
+
+
+def _label(loc: tuple) -> str:
+    label = ""
+    for part in loc:
+        label += f"[{part}]" if isinstance(part, int) else (f".{part}" if label else str(part))
+    return label
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The model whose fields the key at `loc` + (key,) belongs to."""
+    for part in loc:
+        if isinstance(part, str) and part in model.model_fields:
+            model = _nested_model(model.model_fields[part].annotation) or model
+    return model
+
+
+def _description(model: type[BaseModel], loc: tuple) -> str | None:
+    """The description of the innermost declared field along `loc`."""
+    description = None
+    for part in loc:
+        if isinstance(part, int) or model is None or part not in model.model_fields:
+            continue
+        info = model.model_fields[part]
+        description = info.description or description
+        model = _nested_model(info.annotation)
+    return description
+
+
+def _nested_model(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _nested_model(argument)
+        if found is not None:
+            return found
+    return None
