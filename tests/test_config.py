@@ -12,7 +12,12 @@ import pytest
 import yaml
 
 from scraper.demo import DEMO_OUTLETS
-from scraper.registry.config import BUNDLED_FAMILIES, DEFAULT_REGISTRY, ConfigError, load_registry
+from scraper.registry.config import (
+    BUNDLED_FAMILIES,
+    DEFAULT_REGISTRY,
+    ConfigError,
+    load_registry,
+)
 from scraper.registry.schema import DOCS_FILE, SCHEMA_FILE, render_docs, render_schema
 
 GOOD_OUTLET = """

@@ -27,7 +27,12 @@ import yaml
 from conftest import needs_corpus, pattern_route, run_mediawatch
 
 from archive.store import Archive
-from scraper.registry.config import DEFAULT_REGISTRY, ConfigError, bundled_families, load_registry
+from scraper.registry.config import (
+    DEFAULT_REGISTRY,
+    ConfigError,
+    bundled_families,
+    load_registry,
+)
 
 RFERL_HOSTS = {
     "rferl": ("www.rferl.org", "en"),

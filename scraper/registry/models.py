@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 
 import pytz
 from lxml import etree
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from scraper.extraction.zones import country_zones

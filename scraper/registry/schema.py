@@ -19,7 +19,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from scraper.registry.models import DeepCrawl, Limits, Outlet, Politeness, RegistryHeader, Source
+from scraper.registry.models import (
+    DeepCrawl,
+    Limits,
+    Outlet,
+    Politeness,
+    RegistryHeader,
+    Source,
+)
 
 SCHEMA_FILE = Path(__file__).with_name("outlets.schema.json")
 SCHEMA_ID = "https://github.com/mediawatch/mediawatch/blob/main/scraper/registry/outlets.schema.json"
