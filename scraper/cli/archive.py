@@ -17,15 +17,27 @@ from scraper.cli.context import Context
               help="Let visitors run their own SQL queries (off by default; only on a trusted network).")
 @click.pass_obj
 def serve(obj: Context, db_path, host, port, allow_sql):
-    """Browse and search the archive in Datasette (read-only)."""
+    """Browse and search the archive in Datasette (read-only).
+
+    Writes nothing, not even beside the archive. In a folder this user cannot write, an
+    archive no crawl has open is served as it is at the start (Datasette's immutable mode).
+    """
     from archive.serve import serve as serve_archive
 
     path = Path(db_path) if db_path else obj.db
-    click.echo(f"Serving {path} at http://{host}:{port}/ (Ctrl+C to stop)")
-    try:
-        serve_archive(path, host=host, port=port, allow_sql=allow_sql)
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
+    serve_archive(path, host=host, port=port, allow_sql=allow_sql, on_ready=_announce(path))
+
+
+def _announce(path: Path):
+    """What `serve` and `demo` print once Datasette accepts connections."""
+
+    def announce(serving) -> None:
+        click.echo(f"Serving {path} at {serving.url} (Ctrl+C to stop)")
+        if serving.immutable:
+            click.echo(f"note: the folder of {path} is not writable here, so the archive is served as it is "
+                       "now; restart to see what a crawl adds since", err=True)
+
+    return announce
 
 
 @click.command()
@@ -53,8 +65,7 @@ def demo(no_serve, db_path, port):
         raise click.ClickException("the demo crawl failed; see the messages above")
     if no_serve:
         return
-    click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
-    serve_archive(db_path, port=port)
+    serve_archive(db_path, port=port, on_ready=_announce(Path(db_path)))
 
 
 @click.command()
@@ -66,11 +77,8 @@ def backup(obj: Context, dest):
     Uses SQLite's online backup: the copy is one snapshot of the archive, checked with
     PRAGMA integrity_check, and replaces DEST only once complete.
     """
-    from archive.backup import BackupError, backup_archive
+    from archive.backup import backup_archive
 
-    try:
-        result = backup_archive(obj.db, Path(dest))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = backup_archive(obj.db, Path(dest))
     click.echo(f"Backed up {obj.db} to {dest}: {result.articles} articles, {result.size / 1e6:.1f} MB, "
                f"integrity ok, {result.seconds:.1f}s")

@@ -24,32 +24,37 @@ class Context:
         not stop the crawls of the others (problems elsewhere are printed as warnings);
         crawling everything needs the whole registry to be valid.
         """
-        try:
-            registry = load_registry(self.outlets_path, strict=False)
-            if registry.problems and (not outlet_ids or any(i not in registry.outlets for i in outlet_ids)):
-                raise ConfigError("\n".join(registry.problems))
-            for problem in registry.problems:
-                click.echo(f"warning: {problem}", err=True)
-            self._registry = registry
-            return registry.select(outlet_ids)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
+        registry = load_registry(self.outlets_path, strict=False)
+        if registry.problems and (not outlet_ids or any(i not in registry.outlets for i in outlet_ids)):
+            raise ConfigError("\n".join(registry.problems))
+        for problem in registry.problems:
+            click.echo(f"warning: {problem}", err=True)
+        self._registry = registry
+        return registry.select(outlet_ids)
 
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            try:
-                self._registry = load_registry(self.outlets_path)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
+            self._registry = load_registry(self.outlets_path)
         return self._registry
 
 
 def lenient_registry(obj: Context) -> Registry:
-    try:
-        registry = load_registry(obj.outlets_path, strict=False)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    """The registry with its valid entries; each broken one is printed as an error."""
+    registry = load_registry(obj.outlets_path, strict=False)
     for problem in registry.problems:
         click.echo(f"error: {problem}", err=True)
     return registry
+
+
+class SubGroup(click.Group):
+    """A group under the root that points to the root's commands: `mediawatch schedule pause`
+    says that it is `mediawatch pause`."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else None
+        root = ctx.find_root()
+        if name and self.get_command(ctx, name) is None and root.command.get_command(root, name) is not None:
+            raise click.UsageError(f"No such command '{name}' under '{ctx.info_name}'. Did you mean "
+                                   f"`{root.info_name} {name}`?", ctx)
+        return super().resolve_command(ctx, args)

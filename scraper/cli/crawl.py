@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archive.store import Archive, ArchiveError
+from archive.store import Archive
 from scraper.cli.context import Context
 
 
@@ -24,15 +24,12 @@ def crawl(obj: Context, outlet_ids, refresh, time_limit, log_file, verbose):
     Crawls every outlet in the registry when none is named. Articles already in the
     archive are not fetched again unless --refresh is given.
     """
-    from scraper.crawl.process import CrawlError, CrawlOptions, run_crawl
+    from scraper.crawl.process import CrawlOptions, run_crawl
 
     outlets = obj.select(outlet_ids)
     options = CrawlOptions(archive=obj.db, refresh=refresh, time_limit=time_limit, log_file=log_file,
                            log_level="INFO" if verbose else "WARNING")
-    try:
-        runs = run_crawl(obj.registry, outlets, options)
-    except (ArchiveError, CrawlError) as exc:
-        raise click.ClickException(str(exc)) from None
+    runs = run_crawl(obj.registry, outlets, options)
     click.echo(format_runs(runs, obj.db))
     if any(run["status"] != "ok" for run in runs):
         sys.exit(1)
@@ -73,7 +70,7 @@ def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file
     stopped; stored articles are never fetched again.
     """
     from archive.frontier import Selection
-    from scraper.crawl.process import CrawlError, CrawlOptions, run_crawl
+    from scraper.crawl.process import CrawlOptions, run_crawl
 
     if since and until and since > until:
         raise click.BadParameter(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}")
@@ -81,10 +78,7 @@ def backfill(obj: Context, outlet_ids, since, until, limit, time_limit, log_file
     selection = Selection(since=since and since.date(), until=until and until.date(), limit=limit)
     options = CrawlOptions(archive=obj.db, mode="backfill", selection=selection, time_limit=time_limit,
                            log_file=log_file, log_level="INFO" if verbose else "WARNING")
-    try:
-        runs = run_crawl(obj.registry, outlets, options)
-    except (ArchiveError, CrawlError) as exc:
-        raise click.ClickException(str(exc)) from None
+    runs = run_crawl(obj.registry, outlets, options)
     click.echo(format_runs(runs, obj.db))
     click.echo(format_frontier([o.id for o in outlets], obj.db))
     if any(run["status"] != "ok" for run in runs):

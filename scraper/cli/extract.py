@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archive.store import Archive, ArchiveError
+from archive.store import Archive
 from scraper.cli.context import Context
 from scraper.registry.config import ConfigError, load_registry
 
@@ -79,7 +79,7 @@ def reextract(obj: Context, outlet_ids, since, workers):
     yields no text keeps what it has; a page stored without an article (no text found when
     it was fetched) gains one if the extractor now finds it.
     """
-    from scraper.crawl.reextract import ReextractError, ReextractOptions
+    from scraper.crawl.reextract import ReextractOptions
     from scraper.crawl.reextract import reextract as run_reextract
 
     if not obj.db.exists():
@@ -98,10 +98,7 @@ def reextract(obj: Context, outlet_ids, since, workers):
         registry={o.id: o for o in registry_outlets},
         workers=workers,
     )
-    try:
-        with Archive(obj.db) as archive:
-            summary = run_reextract(archive, options)
-    except (ReextractError, ArchiveError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with Archive(obj.db) as archive:
+        summary = run_reextract(archive, options)
     for line in summary.lines():
         click.echo(line)

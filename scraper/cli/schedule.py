@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from scraper.cli.context import Context, lenient_registry
-from scraper.registry.config import ConfigError
+from scraper.cli.context import Context, SubGroup, lenient_registry
 
 
 def _schedule_config(obj: Context, jobs=None, logs=None, **settings):
@@ -19,14 +18,14 @@ def _schedule_config(obj: Context, jobs=None, logs=None, **settings):
 
 
 _jobs_option = click.option("--jobs", type=click.Path(dir_okay=False), envvar="MEDIAWATCH_JOBS",
-                            help="Job store SQLite file (default: <archive>.jobs.sqlite).")
+                            help="Job store SQLite file (default: <archive>.d/jobs.sqlite).")
 _logs_option = click.option("--logs", type=click.Path(file_okay=False), envvar="MEDIAWATCH_LOGS",
-                            help="Folder for crawl logs (default: logs/ beside the archive).")
+                            help="Folder for crawl logs (default: <archive>.d/logs/).")
 _time_limit_option = click.option("--time-limit", default=3600, show_default=True, type=click.IntRange(min=1),
                                   metavar="SECONDS", help="Longest a crawl may run.")
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=SubGroup, invoke_without_command=True)
 @_jobs_option
 @_logs_option
 @_time_limit_option
@@ -43,7 +42,6 @@ def schedule(ctx, jobs, logs, time_limit, max_crawls, stop_grace):
     the job store). SIGTERM or Ctrl+C stops cleanly; SIGHUP reloads the registry.
     """
     from scheduler import SchedulerService, configure_logging
-    from scraper.crawl.locks import LockHeld
 
     ctx.obj.schedule_config = _schedule_config(ctx.obj, jobs, logs, time_limit=time_limit,
                                                max_crawls=max_crawls, stop_grace=stop_grace)
@@ -51,31 +49,36 @@ def schedule(ctx, jobs, logs, time_limit, max_crawls, stop_grace):
         return
     configure_logging()
     lenient_registry(ctx.obj)  # a file that cannot be read at all stops here, before anything starts
-    try:
-        SchedulerService(ctx.obj.schedule_config).run()
-    except LockHeld as exc:
-        raise click.ClickException(str(exc)) from None
+    SchedulerService(ctx.obj.schedule_config).run()
 
 
 @schedule.command("list")
 @click.pass_obj
 def schedule_list(obj: Context):
-    """Show each outlet's schedule, next run, pause state and last run."""
+    """Show each outlet's schedule, next run, pause state and last run.
+
+    Reads only: creates no job store, lock or archive. Until a scheduler has taken up an
+    outlet's schedule, its next run is computed from the cron expression and marked so.
+    """
     from scheduler import schedule_table, scheduler_pid
 
     config = obj.schedule_config
     registry = lenient_registry(obj)
     pid = scheduler_pid(config)
-    click.echo(f"scheduler: {f'running (pid {pid})' if pid else 'not running'}; jobs in {config.jobs_path}")
+    store = f"jobs in {config.jobs_path}" if config.jobs_path.exists() else f"no job store yet ({config.jobs_path})"
+    click.echo(f"scheduler: {f'running (pid {pid})' if pid else 'not running'}; {store}")
     rows = schedule_table(config, registry)
-    click.echo(f"{'outlet':<18} {'schedule':<16} {'state':<8} {'next run':<21} last run")
+    click.echo(f"{'outlet':<18} {'schedule':<16} {'state':<8} {'next run':<32} last run")
     for row in rows:
         last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
         state = "paused" if row["paused"] else "active"
-        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
-    pending = [row["outlet"] for row in rows if not row["applied"]]
-    if pending:
-        click.echo(f"not yet applied (start the scheduler, or reload it with SIGHUP): {', '.join(pending)}")
+        next_run = row["next_run"] or "-"
+        if row["next_run"] and row["next_run_computed"]:
+            next_run += " (computed)"
+        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {state:<8} {next_run:<32} {last}")
+    if any(not row["applied"] for row in rows):
+        click.echo("(computed): from the cron expression, as no scheduler has applied the schedule yet\n"
+                   "(`mediawatch schedule` starts one; SIGHUP makes a running one reload the registry)")
 
 
 @click.command()
@@ -109,10 +112,7 @@ def run(obj: Context, outlet_id, deep, logs, time_limit):
 def _set_paused(obj: Context, outlet_id: str, jobs, paused: bool) -> None:
     from scheduler import set_paused
 
-    try:
-        changed = set_paused(_schedule_config(obj, jobs), lenient_registry(obj), outlet_id, paused)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    changed = set_paused(_schedule_config(obj, jobs), lenient_registry(obj), outlet_id, paused)
     state = "paused" if paused else "resumed"
     click.echo(f"{outlet_id}: {state}" if changed else f"{outlet_id}: already {'paused' if paused else 'active'}")
 
