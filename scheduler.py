@@ -456,10 +456,12 @@ def schedule_table(config: ScheduleConfig, registry: Registry, now: datetime | N
     last_runs = {}
     if config.archive.exists():
         with Archive(config.archive, readonly=True) as archive:
-            for row in archive.db.query(
+            # An archive that a starting scheduler or crawl has only just created has no tables yet.
+            latest = archive.db.query(
                 "SELECT outlet_id, mode, status, started FROM crawl_runs"
                 " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY outlet_id, mode = 'backfill')"
-            ):
+            ) if archive.db["crawl_runs"].exists() else []
+            for row in latest:
                 key = row["outlet_id"] + (DEEP_SUFFIX if row["mode"] == "backfill" else "")
                 last_runs[key] = row
     table = []

@@ -166,6 +166,14 @@ def test_schedule_list_computes_next_runs_from_the_cron_and_reads_last_runs(arch
     assert "(computed): from the cron expression" in result.stdout
 
 
+def test_schedule_list_on_an_archive_just_created_by_a_starting_scheduler(tmp_path):
+    (tmp_path / "demo.db").touch()  # the file exists; its tables do not yet
+    result = mediawatch_in(tmp_path, ["--outlets", str(DEMO_OUTLETS), "--db", "demo.db", "schedule", "list"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^globalvoices .* never$", result.stdout, re.M), result.stdout
+    assert listing(tmp_path) == ["demo.db"]
+
+
 def test_pausing_an_unknown_outlet_says_so_and_creates_no_job_store(folder):
     path, read_only = folder
     result = mediawatch_in(path, ["--outlets", str(DEMO_OUTLETS), "pause", "globalvoice"], read_only)
