@@ -4,12 +4,13 @@ An outlet with a `deep_crawl` entry gets a second job, `<outlet>:deep`: on its o
 schedule it re-reads the outlet's archive sitemaps for the last N days and fetches what the
 frequent runs missed (`mediawatch backfill OUTLET --since ...`).
 
-Jobs live in their own SQLite job store (`<archive>.jobs.sqlite` unless told otherwise), so a
-restart knows when each outlet last ran: runs missed while the scheduler was down coalesce
-into one, and a job never has two runs at once. The crawl itself runs as
-`python -m scraper.cli crawl OUTLET` in a child process (Twisted's reactor cannot be
-restarted), with a time limit; the crawl holds the outlet's lock, so a manual `mediawatch run`
-of the same outlet cannot overlap a scheduled one either.
+Jobs live in their own SQLite job store (`<archive>.d/jobs.sqlite` unless told otherwise,
+among the archive's other companions: archive/companions.py), so a restart knows when each
+outlet last ran: runs missed while the scheduler was down coalesce into one, and a job never
+has two runs at once. The crawl itself runs as `python -m scraper.cli crawl OUTLET` in a child
+process (Twisted's reactor cannot be restarted), with a time limit; the crawl holds the
+outlet's lock, so a manual `mediawatch run` of the same outlet cannot overlap a scheduled one
+either.
 
 The jobs belong to the running scheduler alone: it derives them from the registry at start and
 on SIGHUP. What ops decide — which outlets are paused — is kept apart, in a small table of the
@@ -19,11 +20,15 @@ running one, survives restarts, and survives an outlet entry being broken for a 
 
 SIGTERM/SIGINT stop the scheduler: running crawls get SIGTERM (Scrapy finishes cleanly and
 marks its run interrupted), and are killed if they have not ended after a grace period.
+
+Looking (`schedule list`) changes nothing: it reads the job store, the pause state, the
+scheduler's lock and the archive without creating any of them.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -37,9 +42,12 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
+from archive.companions import Companions
+from archive.readonly import connect_read_only
 from archive.store import Archive, utcnow
-from scraper.crawl.locks import LockHeld, SchedulerLock
+from scraper.crawl.locks import SchedulerLock
 from scraper.registry.config import ConfigError, Registry, load_registry
 from scraper.registry.schedules import cron_trigger
 
@@ -67,50 +75,71 @@ class ScheduleConfig:
 
     @property
     def jobs_path(self) -> Path:
-        return self.jobs or Path(f"{self.archive}.jobs.sqlite")
+        return self.jobs or Companions(self.archive).jobs
 
     @property
     def logs_path(self) -> Path:
-        return self.logs or self.archive.parent / "logs"
+        return self.logs or Companions(self.archive).logs
+
+
+class JobStoreError(RuntimeError):
+    """The job store cannot be read or written; the message names the file."""
+
+
+def _read_job_store(config: ScheduleConfig, query: str) -> list[tuple]:
+    """Rows of `query` over the job store; none if the store or its table does not exist yet.
+    Creates nothing, even in a folder it may not write."""
+    if not config.jobs_path.exists():
+        return []
+    try:
+        conn = connect_read_only(config.jobs_path).conn
+    except sqlite3.Error as exc:
+        raise JobStoreError(f"cannot read job store {config.jobs_path}: {exc}") from None
+    try:
+        return conn.execute(query).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise JobStoreError(f"cannot read job store {config.jobs_path}: {exc}") from None
+    finally:
+        conn.close()
 
 
 # -- pause state --------------------------------------------------------------------------
 
 
-def _pause_table(config: ScheduleConfig) -> sqlite3.Connection:
-    config.jobs_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(config.jobs_path, timeout=30, isolation_level=None)
-    conn.execute("CREATE TABLE IF NOT EXISTS mediawatch_paused (outlet_id TEXT PRIMARY KEY, paused_at TEXT NOT NULL)")
-    return conn
-
-
 def paused_outlets(config: ScheduleConfig) -> dict[str, str]:
-    """Paused outlet ids, each with when it was paused."""
-    conn = _pause_table(config)
-    try:
-        return dict(conn.execute("SELECT outlet_id, paused_at FROM mediawatch_paused"))
-    finally:
-        conn.close()
+    """Paused outlet ids, each with when it was paused (read only)."""
+    return dict(_read_job_store(config, "SELECT outlet_id, paused_at FROM mediawatch_paused"))
 
 
 def set_paused(config: ScheduleConfig, registry: Registry, outlet_id: str, paused: bool) -> bool:
     """Pause or resume an outlet's scheduled runs; False if it already was so.
 
     Pausing needs an outlet of the registry (a typo must not look like it worked); resuming
-    also clears an outlet that has since left the registry.
+    also clears an outlet that has since left the registry. Only a change writes: a refused
+    or idle request leaves the job store as it was, or uncreated.
     """
-    conn = _pause_table(config)
+    if (outlet_id in paused_outlets(config)) == paused:
+        registry.select([outlet_id])
+        return False
+    if paused:
+        registry.select([outlet_id])
+    config.jobs_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if paused:
-            registry.select([outlet_id])
-            cursor = conn.execute("INSERT OR IGNORE INTO mediawatch_paused VALUES (?, ?)", (outlet_id, utcnow()))
-        else:
-            cursor = conn.execute("DELETE FROM mediawatch_paused WHERE outlet_id = ?", (outlet_id,))
-            if cursor.rowcount == 0:
-                registry.select([outlet_id])
-        return cursor.rowcount > 0
-    finally:
-        conn.close()
+        conn = sqlite3.connect(config.jobs_path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS mediawatch_paused"
+                         " (outlet_id TEXT PRIMARY KEY, paused_at TEXT NOT NULL)")
+            if paused:
+                cursor = conn.execute("INSERT OR IGNORE INTO mediawatch_paused VALUES (?, ?)", (outlet_id, utcnow()))
+            else:
+                cursor = conn.execute("DELETE FROM mediawatch_paused WHERE outlet_id = ?", (outlet_id,))
+            return cursor.rowcount > 0
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise JobStoreError(f"cannot write job store {config.jobs_path}: {exc}") from None
 
 
 # -- jobs ---------------------------------------------------------------------------------
@@ -179,16 +208,24 @@ def job_name(outlet) -> str:
     return f"{outlet.id} '{outlet.schedule}'"
 
 
-def read_jobs(config: ScheduleConfig) -> dict:
-    """The stored jobs by outlet id (read only: the running scheduler owns them)."""
-    if not config.jobs_path.exists():
-        return {}
-    scheduler = open_scheduler(config)
-    scheduler.start(paused=True)
-    try:
-        return {job.id: job for job in scheduler.get_jobs()}
-    finally:
-        scheduler.shutdown(wait=False)
+@dataclass(frozen=True)
+class StoredJob:
+    name: str
+    next_run_time: datetime | None
+
+
+def read_jobs(config: ScheduleConfig) -> dict[str, StoredJob]:
+    """The stored jobs by id, read only: the running scheduler owns them.
+
+    Read from APScheduler's table as its SQLAlchemy store pickles them, rather than through
+    a scheduler started paused: starting one creates the table, and drops any job it cannot
+    restore.
+    """
+    jobs = {}
+    for job_id, state in _read_job_store(config, "SELECT id, job_state FROM apscheduler_jobs"):
+        job = pickle.loads(state)
+        jobs[job_id] = StoredJob(job["name"], job["next_run_time"])
+    return jobs
 
 
 # -- running crawls -----------------------------------------------------------------------
@@ -350,7 +387,10 @@ class SchedulerService:
             with Archive(self.config.archive) as archive:
                 archive.mark_abandoned_runs()
             scheduler = open_scheduler(self.config)
-            scheduler.start(paused=True)
+            try:
+                scheduler.start(paused=True)
+            except SQLAlchemyError as exc:
+                raise JobStoreError(f"cannot open job store {self.config.jobs_path}: {exc.orig or exc}") from None
             sync_jobs(scheduler, self.load())
             _service = self
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -398,27 +438,30 @@ class SchedulerService:
 
 
 def scheduler_pid(config: ScheduleConfig) -> str | None:
-    """The pid of the scheduler running on these jobs, None if there is none."""
-    lock = SchedulerLock(config.jobs_path)
-    try:
-        lock.acquire().release()
-    except LockHeld as exc:
-        return str(exc).rsplit("pid ", 1)[-1].rstrip(")")
-    return None
+    """The pid of the scheduler running on these jobs, None if there is none (read only)."""
+    return SchedulerLock(config.jobs_path).holder()
 
 
-def schedule_table(config: ScheduleConfig, registry: Registry) -> list[dict]:
+def schedule_table(config: ScheduleConfig, registry: Registry, now: datetime | None = None) -> list[dict]:
     """Every job (each outlet, and its deep crawl) with its schedule, next run, pause state
-    and last run."""
+    and last run; read only.
+
+    The next run is the job store's once a scheduler has applied the outlet's schedule;
+    before that (no scheduler has started, or the registry changed since) it is computed
+    from the cron expression, and `next_run_computed` says so.
+    """
+    now = now or datetime.now(timezone.utc)
     jobs = read_jobs(config)
     paused = paused_outlets(config)
     last_runs = {}
     if config.archive.exists():
-        with Archive(config.archive) as archive:
-            for row in archive.db.query(
+        with Archive(config.archive, readonly=True) as archive:
+            # An archive that a starting scheduler or crawl has only just created has no tables yet.
+            latest = archive.db.query(
                 "SELECT outlet_id, mode, status, started FROM crawl_runs"
                 " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY outlet_id, mode = 'backfill')"
-            ):
+            ) if archive.db["crawl_runs"].exists() else []
+            for row in latest:
                 key = row["outlet_id"] + (DEEP_SUFFIX if row["mode"] == "backfill" else "")
                 last_runs[key] = row
     table = []
@@ -426,14 +469,17 @@ def schedule_table(config: ScheduleConfig, registry: Registry) -> list[dict]:
         outlet_id = spec.kwargs["outlet_id"]
         job = jobs.get(spec.id)
         last = last_runs.get(spec.id)
+        # Jobs are made or changed when a scheduler starts or reloads the registry.
+        applied = job is not None and job.name == spec.name
+        next_run = job.next_run_time if applied else cron_trigger(spec.schedule).get_next_fire_time(None, now)
         table.append({
             "outlet": spec.id,
             "schedule": spec.schedule,
             "paused": outlet_id in paused,
-            # Jobs are made or changed when a scheduler starts or reloads the registry.
-            "applied": job is not None and job.name == spec.name,
-            "next_run": job.next_run_time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-            if job is not None and job.next_run_time and outlet_id not in paused else None,
+            "applied": applied,
+            "next_run": next_run.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+            if next_run and outlet_id not in paused else None,
+            "next_run_computed": not applied,
             "last_status": last["status"] if last else None,
             "last_started": last["started"] if last else None,
         })

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import sqlite_utils
 
+from archive.readonly import connect_read_only
 from archive.search import create_search_index
 
 _SCHEMA = """
@@ -186,9 +187,8 @@ class Archive:
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
         try:
-            if readonly:
-                uri = f"file:{self.path}?mode=ro"
-                self.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True, check_same_thread=False))
+            if readonly:  # writes nothing, not even SQLite's files beside it (archive/readonly.py)
+                self.db = sqlite_utils.Database(connect_read_only(self.path, timeout=BUSY_TIMEOUT_S).conn)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
@@ -200,6 +200,8 @@ class Archive:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             if not readonly:
                 self._create_schema()
+        except FileNotFoundError:
+            raise ArchiveError(f"no archive at {self.path}") from None
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot open archive {self.path}: {exc}") from exc
 

@@ -221,7 +221,7 @@ def test_a_second_scheduler_on_the_same_jobs_refuses_to_start(setup, tmp_path):
         assert wait_for(lambda: f"running (pid {scheduler.pid})" in run_mediawatch([*base, "schedule", "list"]).stdout)
         second = run_mediawatch([*base, "schedule"], check=False)
         assert second.returncode != 0
-        assert f"a scheduler is already running with the jobs in {tmp_path / 'archive.db'}.jobs.sqlite" in second.stderr
+        assert f"a scheduler is already running with the jobs in {tmp_path / 'archive.db.d' / 'jobs.sqlite'}" in second.stderr
     finally:
         code, err = stop(scheduler)
     assert code == 0, err

@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from scrapy import signals
+from scrapy.downloadermiddlewares import retry, robotstxt
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import load_object
 
@@ -163,6 +164,41 @@ def retry_after_seconds(value: bytes | None, now: float | None = None) -> float 
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, saying in one line that a robots.txt could not be fetched.
+
+    Scrapy reports that with RetryMiddleware's "Gave up retrying" line, then its own with the
+    traceback of the download (two chained ones for an unreachable host) under the URL of the
+    page that was waiting for robots.txt. Ops need one line: which robots.txt, why, and what
+    follows (the host is crawled as if it allowed everything, as Scrapy does).
+    """
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        # A logger keeps one copy of a filter: each outlet's crawler adds it, it runs once.
+        for scrapy_logger in (robotstxt.logger, retry.retry_logger):
+            scrapy_logger.addFilter(robots_failure_in_one_line)
+
+
+def robots_failure_in_one_line(record: logging.LogRecord) -> bool:
+    """Drop the retry line of a robots.txt and rewrite Scrapy's "Error downloading <page>: <error>"
+    and its traceback as the one line; every other record passes as it is."""
+    args = record.args if isinstance(record.args, dict) else {}
+    request = args.get("request")
+    message = str(record.msg)
+    if request is None:
+        return True
+    if message.startswith("Gave up retrying"):
+        return not (request.meta.get("dont_obey_robotstxt") and urlsplit(request.url).path == "/robots.txt")
+    if message.startswith("Error downloading") and record.exc_info and args.get("f_exception") is not None:
+        parts = urlsplit(request.url)
+        record.msg = "%(url)s could not be fetched (%(error)s); crawling %(host)s as if it allowed everything"
+        record.args = {"url": f"{parts.scheme}://{parts.netloc}/robots.txt", "host": parts.netloc,
+                       "error": args["f_exception"]}
+        record.exc_info = record.exc_text = None
+    return True
 
 
 class CrawlDelayMiddleware:

@@ -33,6 +33,9 @@ BASE_SETTINGS = {
     "DOWNLOADER_MIDDLEWARES": {
         "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
         "scraper.crawl.downloadermiddlewares.StayOnSiteMiddleware": 60,
+        # Scrapy's own (100), logging a robots.txt it cannot fetch in one line.
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "scraper.crawl.downloadermiddlewares.RobotsTxtMiddleware": 100,
         # After RobotsTxtMiddleware (100), which parses robots.txt.
         "scraper.crawl.downloadermiddlewares.CrawlDelayMiddleware": 110,
         # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
