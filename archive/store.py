@@ -151,6 +151,9 @@ _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("articles", "published_local", "TEXT"),
     # The outlet's configured time zone (registry `timezone`), beside its country.
     ("outlets", "timezone", "TEXT"),
+    # What the item is: article, or a media item (video, audio, gallery, infographic), whose
+    # text is its description or transcript (scraper/extraction/media.py).
+    ("articles", "kind", "TEXT NOT NULL DEFAULT 'article'"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).
@@ -158,12 +161,14 @@ _INDEXES_ON_ADDED_COLUMNS = (
     # The month facet links to ?published_month=...: without it that page scans every article
     # (3.3 s at 2,000,000 articles, see docs/benchmarks.md).
     "CREATE INDEX IF NOT EXISTS articles_published_month ON articles(published_month)",
+    # The kind facet and ?kind=video: a count per kind reads this index, not every row.
+    "CREATE INDEX IF NOT EXISTS articles_kind ON articles(kind)",
 )
 
 # The fields an extraction record contributes to an article row; lists are stored as JSON.
 _ARTICLE_FIELDS = (
     "title", "authors", "published", "published_local", "language", "description", "site_name",
-    "sections", "tags", "image", "text", "word_count", "extractor_version",
+    "sections", "tags", "image", "text", "word_count", "extractor_version", "kind",
 )
 _HASHED_FIELDS = ("title", "authors", "published", "language", "description", "sections", "tags", "text")
 
@@ -366,7 +371,8 @@ class Archive:
         with self.write() as conn:
             raw_page_id = self._upsert_raw_page(conn, page, body, now, run_id)
             outcome = "empty"
-            if article and article.get("text"):
+            # A media item is kept with whatever text it has (a video may have none).
+            if article and (article.get("text") or article.get("kind", "article") != "article"):
                 outcome = self._upsert_article(conn, article, page, raw_page_id, now, run_id)
             # The URL is no longer to be fetched, in the same transaction that stored it.
             conn.execute(
@@ -449,7 +455,9 @@ class Archive:
                 row = article_row({**record, "url": found[0], "url_key": found[1]})
                 changed = [name for name in _ARTICLE_FIELDS if row[name] != stored[name]]
                 if changed:
-                    values = {name: row[name] for name in _ARTICLE_FIELDS}
+                    # Only what changed is written: the search index's triggers fire on title
+                    # and text alone, so an article whose text is the same is not re-indexed.
+                    values = {name: row[name] for name in changed}
                     values["content_hash"] = row["content_hash"]
                     if set(changed) & set(_HASHED_FIELDS):
                         values["updated_at"] = now
@@ -512,6 +520,7 @@ def article_row(article: dict) -> dict:
     row["published_local"] = local_published(article.get("published"))
     row["published"] = normalise_published(article.get("published"))
     row["language"] = normalise_language(row["language"])
+    row["kind"] = row["kind"] or "article"  # records of extractors before media items had none
     digest = hashlib.sha1()
     for name in _HASHED_FIELDS:
         digest.update(str(row.get(name)).encode("utf-8", "surrogatepass") + b"\x00")
