@@ -96,3 +96,21 @@ def test_the_single_parse_precision_pass_gives_trafilaturas_body(sample_pages):
         doc = trafilatura.bare_extraction(html, url=url or None, include_comments=False, favor_precision=True)
         differ += ours != ((doc.text or "") if doc is not None else "")
     assert differ <= 1, f"{differ} of {len(sample_pages)} bodies differ from trafilatura's"
+
+
+def test_guarded_xpath_selects_what_trafilaturas_own_does(sample_pages):
+    from trafilatura import xpaths
+
+    from scraper.extraction.xpath_guard import guard_text, guarded, required_literals
+
+    assert required_literals("^(?:[Cc]omment(?!ary)|comol)") == ["omment", "comol"]
+    assert required_literals("a|bc") is None  # a branch without a two-character literal
+    assert guard_text("//*[re:test(@class, 'x|y', 'i')]") == "//*[re:test(@class, 'x|y', 'i')]"
+    lists = [xpaths.RAW_TREE_PRUNE_XPATH, xpaths.REMOVE_COMMENTS_AND_LISTS_XPATH, xpaths.REMOVE_COMMENTS_XPATH,
+             xpaths.OVERALL_DISCARD_XPATH, xpaths.PRECISION_DISCARD_XPATH]
+    assert any("contains(" in guarded(x).path and "re:test" in x.path for x in lists[0])
+    for html, _url in sample_pages[:20]:
+        tree = load_html(html)
+        for expressions in lists:
+            for expression in expressions:
+                assert guarded(expression)(tree) == expression(tree)

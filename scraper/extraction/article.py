@@ -92,7 +92,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     if not isinstance(hints, Hints):
         hints = Hints.from_dict(hints)
     tree = load_html(html) if html else None
-    page = _read_page(tree, url) if tree is not None else _PageReading(PageMetadata())
+    page = _read_page(tree, url, html) if tree is not None else _PageReading(PageMetadata())
     meta = page.meta
     prune = tuple(hints.drop_xpath)
 
@@ -156,7 +156,7 @@ class _PageReading:
     has_audio_player: bool = False  # tells a Pangea audio page from a video page (media.py)
 
 
-def _read_page(tree, url: str) -> _PageReading:
+def _read_page(tree, url: str, source: str | bytes) -> _PageReading:
     """Machine-readable metadata first; layout heuristics only for the fields it leaves open.
 
     htmldate always runs (its structured search is cheap, and it overrules a declared date it
@@ -178,9 +178,9 @@ def _read_page(tree, url: str) -> _PageReading:
         page.byline = (head.author or layout.byline(tree)) if need_author else None
         page.title = (head.title or trafilatura_metadata.extract_title(tree)) if need_title else None
     if not meta.sections:
-        page.categories = layout.categories(tree)
+        page.categories = layout.categories(tree, source)
     if not meta.tags:
-        page.tags = layout.tags(tree)
+        page.tags = layout.tags(tree, source)
     if "pg-media" in meta.body_classes:
         page.has_audio_player = tree.find(".//audio") is not None
     return page

@@ -127,20 +127,26 @@ def _kept_text(element):
             yield child.tail
 
 
-def categories(tree) -> list[str]:
-    """Category links, as `trafilatura.metadata.extract_catstags("category", tree)` finds them."""
-    results = _links(tree, _CATEGORIES, re.compile(r"/categor(?:y|ies|s)?/"))
+def categories(tree, source: str | bytes | None = None) -> list[str]:
+    """Category links, as `trafilatura.metadata.extract_catstags("category", tree)` finds them.
+
+    `source`, the page's HTML, spares the link search when no link can qualify (a qualifying
+    href contains "/categor", so the page's source does)."""
+    results = _links(tree, _CATEGORIES, re.compile(r"/categor(?:y|ies|s)?/"), source, "/categor")
     if not results:
         results = [element.attrib["content"] for element in _SECTION_META(tree)]
     return _cleaned(results)
 
 
-def tags(tree) -> list[str]:
-    """Tag links, as `trafilatura.metadata.extract_catstags("tag", tree)` finds them."""
-    return _cleaned(_links(tree, _TAGS, re.compile(r"/tag(?:y|ies|s)?/")))
+def tags(tree, source: str | bytes | None = None) -> list[str]:
+    """Tag links, as `trafilatura.metadata.extract_catstags("tag", tree)` finds them (`source`:
+    as for categories)."""
+    return _cleaned(_links(tree, _TAGS, re.compile(r"/tag(?:y|ies|s)?/"), source, "/tag"))
 
 
-def _links(tree, expressions, href: re.Pattern) -> list[str]:
+def _links(tree, expressions, href: re.Pattern, source, needle: str) -> list[str]:
+    if source is not None and (needle.encode() if isinstance(source, bytes) else needle) not in source:
+        return []
     for expression in expressions:
         results = [block_text(element) for element in expression(tree) if href.search(element.attrib["href"])]
         if results:
