@@ -13,13 +13,12 @@ import multiprocessing
 import os
 import threading
 import time
-import zlib
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator, TypeVar
 
-from archive.store import compress_page
+from archive.store import compress_page, decompress_page
 from scraper.extraction.article import extract_article
 from scraper.extraction.encoding import decode_bytes
 
@@ -78,10 +77,16 @@ class Extraction:
     error: str | None = None  # why the extractor raised
 
 
-def extract_page(html: str, body: bytes, url: str, hints: dict) -> Extraction:
-    # Compressing the raw page (about 3 ms for a 230 kB page) happens here too: in the crawler
-    # it was the largest cost on the reactor's one thread, which every page goes through.
+def extract_page(body: bytes, encoding: str | None, url: str, hints: dict) -> Extraction:
+    """Extract one fetched page: `body` as downloaded, `encoding` as the crawler decided it.
+
+    Only the bytes cross the process boundary (the decoded text was sent beside them once:
+    twice the data to pickle and pipe on the crawler's one thread); they are decoded here as
+    `reextract` decodes a stored page, so both see the same text."""
+    # Compressing the raw page happens here too: in the crawler it was the largest cost on the
+    # reactor's one thread, which every page goes through.
     html_zlib = compress_page(body)
+    html, _ = decode_bytes(body, encoding)
     extraction = extract_html(html, url, hints)
     extraction.html_zlib = html_zlib
     return extraction
@@ -103,7 +108,7 @@ def extract_html(html: str, url: str, hints: dict) -> Extraction:
 
 @dataclass
 class StoredPage:
-    """A page as the archive keeps it (zlib-compressed bytes and the encoding recorded when it
+    """A page as the archive keeps it (compressed bytes and the encoding recorded when it
     was fetched), for `mediawatch reextract`. It is decompressed and decoded in the worker: a
     third of the compressed size crosses the process boundary, and the process feeding the
     workers reads and writes the archive only."""
@@ -117,16 +122,16 @@ class StoredPage:
 def extract_stored(page: StoredPage) -> Extraction:
     """Extract one stored page (see StoredPage); an unreadable one is an error, not a crash."""
     try:
-        html, _ = decode_bytes(zlib.decompress(page.html_zlib), page.encoding)
-    except zlib.error as exc:
+        html, _ = decode_bytes(decompress_page(page.html_zlib), page.encoding)
+    except ValueError as exc:
         return Extraction(None, error=f"stored page unreadable: {exc}")
     return extract_html(html, page.url, page.hints)
 
 
-async def extract_in_worker(pool: ProcessPoolExecutor, html: str, body: bytes, url: str,
+async def extract_in_worker(pool: ProcessPoolExecutor, body: bytes, encoding: str | None, url: str,
                             hints: dict) -> Extraction:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, extract_page, html, body, url, hints)
+    return await loop.run_in_executor(pool, extract_page, body, encoding, url, hints)
 
 
 Tag = TypeVar("Tag")
