@@ -114,3 +114,8 @@ def test_guarded_xpath_selects_what_trafilaturas_own_does(sample_pages):
         for expressions in lists:
             for expression in expressions:
                 assert guarded(expression)(tree) == expression(tree)
+
+
+def test_an_article_page_carrying_a_video_object_stays_an_article():
+    page = _page(jsonld={"@type": "VideoObject", "name": "Lead video"}, og_type="article")
+    assert extract_article(page, "https://www.example.org/a/item/5.html")["kind"] == "article"
