@@ -2,22 +2,21 @@
 
     python bench/crawl_throughput.py [--urls 3000] [--no-doc]
 
-(a) plain ``trafilatura.extract`` over the corpus pages already in memory, one process: the
-single-core limit. (b) the real ``mediawatch crawl`` (child process, fresh archive) fetching
+(a) our ``extract_article`` over the corpus pages already in memory, one process: what one
+core extracts. (b) the real ``mediawatch crawl`` (child process, fresh archive) fetching
 ``--urls`` article URLs from the local mirror (the same pages, each under several URLs),
-extracting in its worker processes, storing with FTS. Target: (b) >= 1.8 x (a) on 2 cores.
+extracting in its worker processes, storing with FTS. Target (issue 17): (b) >= 1.9 x (a) on
+2 cores, i.e. the crawler and the archive writes cost under 5 % of the two cores.
 
-Also measured in the same run, to explain the ratio: our ``extract_article`` in one process,
-``trafilatura.extract(fast=True)``, and the CPU the crawl spent per page in its main process
-(download, parse, pipeline, SQLite), in its extraction workers, and in the mirror serving it.
-Writes the ``## Crawl throughput`` section of docs/benchmarks.md.
+Also measured in the same run: plain ``trafilatura.extract`` in one process (the target of
+earlier issues), and the CPU the crawl spent per page in its main process (download, parse,
+pipeline, SQLite), in its extraction workers, and in the mirror serving it. Writes the
+``## Crawl throughput`` section of docs/benchmarks.md. About 4 minutes on an idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import os
 import resource
 import sqlite3
@@ -28,7 +27,7 @@ from pathlib import Path
 from bench_common import machine, write_section
 from harness import BenchSite, as_text, corpus_pages, mb, mediawatch
 
-TARGET = 1.8
+TARGET = 1.9
 WARM_UP_PAGES = 100
 
 
@@ -48,19 +47,6 @@ def in_process_rate(function, pages: list[str], min_seconds: float) -> tuple[flo
             function(html, f"http://news.bench.test/a/{n}.html")
         done += len(pages)
     return done / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / done
-
-
-@contextlib.contextmanager
-def _fast_bare_extraction():
-    """What if extract_article ran trafilatura without its fallback extractors (fast=True)?"""
-    import trafilatura
-
-    original = trafilatura.bare_extraction
-    trafilatura.bare_extraction = functools.partial(original, fast=True)
-    try:
-        yield
-    finally:
-        trafilatura.bare_extraction = original
 
 
 def _children_cpu() -> float:
@@ -117,30 +103,27 @@ def main(argv=None) -> dict:
     header = machine()
     raw = corpus_pages(args.pages)
     texts = [as_text(page) for page in raw]
-    hints = {"languages": ["en"]}
-    # Interleave the measures so a change in the machine's load hits all of them alike.
-    plain = in_process_rate(lambda html, url: trafilatura.extract(html, url=url), texts, args.seconds)
+    hints = {"languages": ["en"]}  # what the crawl's bench outlet gives its workers
+    # The reference is measured before and after the crawl, so that a change in the
+    # machine's load hits both sides alike.
     ours = in_process_rate(lambda html, url: extract_article(html, url, hints), texts, args.seconds)
-    fast = in_process_rate(lambda html, url: trafilatura.extract(html, url=url, fast=True), texts, args.seconds)
-    with _fast_bare_extraction():
-        ours_fast = in_process_rate(lambda html, url: extract_article(html, url, hints), texts, args.seconds)
+    plain = in_process_rate(lambda html, url: trafilatura.extract(html, url=url), texts, args.seconds)
     with tempfile.TemporaryDirectory(prefix="mediawatch-bench-crawl-") as tmp:
         crawl = crawl_rate(raw, args.urls, Path(tmp))
-    plain_again = in_process_rate(lambda html, url: trafilatura.extract(html, url=url), texts, args.seconds)
+    ours_again = in_process_rate(lambda html, url: extract_article(html, url, hints), texts, args.seconds)
     load_end = os.getloadavg()[0]
 
-    single = (plain[0] + plain_again[0]) / 2
-    plain_cpu = (plain[1] + plain_again[1]) / 2
+    single = (ours[0] + ours_again[0]) / 2
+    single_cpu = (ours[1] + ours_again[1]) / 2
     ratio = crawl["rate"] / single
     cpu = {"workers": crawl["tree_cpu"] - crawl["main_cpu"], "main": crawl["main_cpu"], "mirror": crawl["mirror_cpu"]}
     cpu = {name: 1000 * seconds / crawl["pages"] for name, seconds in cpu.items()}
     crawl_cpu = sum(cpu.values())
     cores = os.cpu_count()
-    cpu_ratio = cores * plain_cpu / crawl_cpu
-    # The same crawl with the extractor's cost scaled to its fast=True what-if.
-    fast_crawl_cpu = crawl_cpu - cpu["workers"] + cpu["workers"] * ours_fast[1] / ours[1]
-    result = {"plain": single, "plain_cpu_ms": plain_cpu, "ours": ours[0], "ours_cpu_ms": ours[1], "fast": fast[0],
-              "fast_cpu_ms": fast[1], "ours_fast_cpu_ms": ours_fast[1], "ratio": ratio, "cpu_ratio": cpu_ratio, "cpu_ms": cpu, **crawl}
+    cpu_ratio = cores * single_cpu / crawl_cpu
+    overhead = crawl_cpu - single_cpu  # everything the crawl spends per page beyond extracting it
+    result = {"ours": single, "ours_cpu_ms": single_cpu, "plain": plain[0], "plain_cpu_ms": plain[1],
+              "ratio": ratio, "cpu_ratio": cpu_ratio, "cpu_ms": cpu, **crawl}
 
     body = f"""`python bench/crawl_throughput.py --urls {args.urls}` — {header}, {load_end:.1f} at the end.
 
@@ -152,18 +135,16 @@ process, fresh archive, {cores} extraction workers.
 
 | measure | pages/s (wall) | × (a) | CPU ms per page |
 | --- | --- | --- | --- |
-| (a) `trafilatura.extract(html)`, defaults, one process (runs before / after the crawl: {plain[0]:.1f} / {plain_again[0]:.1f} pages/s) | {single:.1f} | 1.00 | {plain_cpu:.1f} |
-| `extract_article` (ours), one process | {ours[0]:.1f} | {ours[0] / single:.2f} | {ours[1]:.1f} |
-| `trafilatura.extract(html, fast=True)`, one process | {fast[0]:.1f} | {fast[0] / single:.2f} | {fast[1]:.1f} |
-| what-if: `extract_article` with trafilatura's `fast=True`, one process | {ours_fast[0]:.1f} | {ours_fast[0] / single:.2f} | {ours_fast[1]:.1f} |
+| (a) `extract_article` (ours), one process (runs before / after the crawl: {ours[0]:.1f} / {ours_again[0]:.1f} pages/s) | {single:.1f} | 1.00 | {single_cpu:.1f} |
+| `trafilatura.extract(html)`, defaults, one process | {plain[0]:.1f} | {plain[0] / single:.2f} | {plain[1]:.1f} |
 | **(b) `mediawatch crawl`: fetch → extract → store → FTS**, wall time of the process | **{crawl['rate']:.1f}** | **{ratio:.2f}** | {crawl_cpu:.1f} (all processes) |
 | (b) over the crawl run alone (`crawl_runs.duration_s`, without start-up) | {crawl['run_rate']:.1f} | {crawl['run_rate'] / single:.2f} | |
 
-Target (b) ≥ {TARGET} × (a): measured **{ratio:.2f}** in wall time on the shared machine. Without the other
-load, {cores} cores would give (b) {cores} × 1000 / {crawl_cpu:.1f} = {cores * 1000 / crawl_cpu:.1f} pages/s against (a)
-1000 / {plain_cpu:.1f} = {1000 / plain_cpu:.1f} pages/s: **{cpu_ratio:.2f} ×** from CPU time (less skewed by the load than wall time, not immune to it).
-With `extract_article` on trafilatura's `fast=True` (the what-if row), the crawl would cost about
-{fast_crawl_cpu:.1f} ms of CPU a page: {cores * plain_cpu / fast_crawl_cpu:.2f} ×.
+Target (b) ≥ {TARGET} × (a): measured **{ratio:.2f}** in wall time on the shared machine. From CPU time, {cores} cores
+would give (b) {cores} × 1000 / {crawl_cpu:.1f} = {cores * 1000 / crawl_cpu:.1f} pages/s against (a) 1000 / {single_cpu:.1f} =
+{1000 / single_cpu:.1f} pages/s: **{cpu_ratio:.2f} ×** (less skewed by the load than wall time, not immune to it).
+Everything the crawl spends beyond extracting a page costs {overhead:.1f} ms of CPU a page, {100 * overhead / crawl_cpu:.0f} % of the
+crawl's CPU (the target allows 5 %).
 
 Where the crawl's CPU goes, per stored page: extraction workers {cpu['workers']:.1f} ms (extraction and compressing
 the raw page), crawler main process {cpu['main']:.1f} ms (Scrapy download and parse, pipeline, SQLite + FTS writes),

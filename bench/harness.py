@@ -77,22 +77,7 @@ class BenchSite:
 
     def outlets_yaml(self, path: Path) -> Path:
         """A registry with the one bench outlet, crawled as fast as the machine allows."""
-        path.write_text(
-            "user_agent: \"mediawatch-bench/0.1 (+https://example.org/contact)\"\n"
-            "outlets:\n"
-            f"  - id: bench\n"
-            f"    name: Bench News\n"
-            f"    homepage: http://{HOST}/\n"
-            f"    languages: [en]\n"
-            f"    article_patterns: ['^/a/\\d+\\.html$']\n"
-            f"    article_id: '/a/(\\d+)\\.html$'\n"
-            f"    sources:\n"
-            f"      - {{kind: sitemap_index, url: 'http://{HOST}/sitemap.xml'}}\n"
-            f"      - {{kind: sitemap_index, url: 'http://{HOST}/sitemap.xml', mode: backfill}}\n"
-            f"    politeness: {{concurrency: 16, delay: 0, obey_robots: false}}\n",
-            encoding="utf-8",
-        )
-        return path
+        return bench_outlets_yaml(path)
 
     # -- generated documents -----------------------------------------------------------------
 
@@ -114,6 +99,26 @@ class BenchSite:
             if int(match[1]) < self.urls:
                 return self.pages[int(match[1]) % len(self.pages)], "text/html; charset=utf-8"
         return None
+
+
+def bench_outlets_yaml(path: Path) -> Path:
+    """A registry with the one bench outlet, crawled as fast as the machine allows."""
+    path.write_text(
+        "user_agent: \"mediawatch-bench/0.1 (+https://example.org/contact)\"\n"
+        "outlets:\n"
+        f"  - id: bench\n"
+        f"    name: Bench News\n"
+        f"    homepage: http://{HOST}/\n"
+        f"    languages: [en]\n"
+        f"    article_patterns: ['^/a/\\d+\\.html$']\n"
+        f"    article_id: '/a/(\\d+)\\.html$'\n"
+        f"    sources:\n"
+        f"      - {{kind: sitemap_index, url: 'http://{HOST}/sitemap.xml'}}\n"
+        f"      - {{kind: sitemap_index, url: 'http://{HOST}/sitemap.xml', mode: backfill}}\n"
+        f"    politeness: {{concurrency: 16, delay: 0, obey_robots: false}}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 _XML = '<?xml version="1.0" encoding="UTF-8"?>'

@@ -21,7 +21,11 @@ BENCH = Path(__file__).resolve().parent
 
 # script: (full-size arguments, quick arguments); None = not run in that mode.
 SCRIPTS = {
+    # Extractor CPU per page against plain trafilatura, interleaved in one process (~4 min).
+    "extraction_cpu": ([], ["--pages", "60", "--repeats", "2", "--no-doc"]),
     "crawl_throughput": ([], ["--urls", "150", "--pages", "60", "--seconds", "1", "--no-doc"]),
+    # 100,000 stored pages re-extracted (~20 min with the archive build, on an idle machine).
+    "reextract_throughput": ([], ["--articles", "300", "--pages", "60", "--seconds", "1", "--no-doc"]),
     "archive_scale": ([], ["--articles", "3000", "--compare", "1000", "--repeats", "1", "--no-doc"]),
     "long_crawl_memory": ([], ["--pages", "150", "--interval", "0.5", "--no-doc"]),
     # Written by the backfill work; it has no small mode and always rewrites its own section.

@@ -28,12 +28,25 @@ def run_bench(script: str, *args: str) -> str:
 
 def test_crawl_throughput_reports_both_rates_and_their_ratio():
     out = run_bench("crawl_throughput.py", "--urls", "40", "--pages", "20", "--seconds", "0.5")
-    assert re.search(rf"\| \(a\) `trafilatura.extract\(html\)`.* \| ({NUMBER}) \| 1.00 \|", out)
+    assert re.search(rf"\| \(a\) `extract_article` \(ours\).* \| ({NUMBER}) \| 1.00 \|", out)
     crawl = re.search(rf"\| \*\*\(b\) `mediawatch crawl`.*\| \*\*({NUMBER})\*\* \| \*\*({NUMBER})\*\*", out)
     assert crawl and float(crawl[1]) > 0 and float(crawl[2]) > 0
     assert re.search(r"The crawl stored 40 pages", out)
     assert re.search(rf"Peak RSS .*\*\*({NUMBER}) MB\*\*", out, re.S)
     assert re.search(rf"extraction workers ({NUMBER}) ms .*crawler main process ({NUMBER}) ms", out, re.S)
+
+
+def test_extraction_cpu_reports_both_extractors_and_their_ratio():
+    out = run_bench("extraction_cpu.py", "--pages", "12", "--repeats", "2")
+    assert re.search(rf"^\| ours \| ({NUMBER}) \| {NUMBER} / {NUMBER} \|$", out, re.M)
+    assert re.search(rf"^\| defaults \| ({NUMBER}) \| {NUMBER} / {NUMBER} \|$", out, re.M)
+    assert re.search(rf"\*\*ours / defaults = ({NUMBER})\*\*", out)
+
+
+def test_reextract_throughput_reports_workers_against_one_process():
+    out = run_bench("reextract_throughput.py", "--articles", "40", "--pages", "20")
+    assert re.search(rf"\*\*({NUMBER}) ×\*\* one process", out)
+    assert re.search(rf"re-extracted 40 articles", out)
 
 
 def test_archive_scale_reports_search_latencies_through_sqlite_and_datasette():

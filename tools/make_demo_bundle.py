@@ -81,16 +81,22 @@ def fundus_expected(outlet: str, url: str, truth: dict, language: str) -> dict:
 def build_voa(expected: list) -> None:
     html, index, truth = fundus_page("test_data/us/VoiceOfAmerica_2024_04_28.html.gz")
     url = index["url"]
+    assert url.endswith(VOA_ARTICLE_PATH)
     write("www.voanews.com", url.split("www.voanews.com", 1)[1], html)
+    video_url = "https://www.voanews.com" + VOA_VIDEO_PATH
+    write("www.voanews.com", VOA_VIDEO_PATH, voa_video_page(html, truth))
     published = truth["publishing_date"].replace(" ", "T")
     ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-    news = (
-        f'<?xml version="1.0" encoding="utf-8"?><urlset xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" {ns}>'
-        f"<url><loc>{url}</loc><news:news><news:publication><news:name>Voice of America</news:name>"
+    news_entries = "".join(
+        f"<url><loc>{loc}</loc><news:news><news:publication><news:name>Voice of America</news:name>"
         f"<news:language>en</news:language></news:publication><news:publication_date>{published}</news:publication_date>"
-        f"<news:title>{truth['title']}</news:title></news:news></url></urlset>"
-    )
-    latest = f'<?xml version="1.0" encoding="utf-8"?><urlset {ns}><url><loc>{url}</loc><lastmod>{published}</lastmod></url></urlset>'
+        f"<news:title>{title}</news:title></news:news></url>"
+        for loc, title in ((url, truth["title"]), (video_url, VOA_VIDEO_TITLE)))
+    news = (f'<?xml version="1.0" encoding="utf-8"?><urlset xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" {ns}>'
+            f"{news_entries}</urlset>")
+    latest = (f'<?xml version="1.0" encoding="utf-8"?><urlset {ns}>'
+              + "".join(f"<url><loc>{loc}</loc><lastmod>{published}</lastmod></url>" for loc in (url, video_url))
+              + "</urlset>")
     write("www.voanews.com", "/sitemap_1_news.xml.gz", news.encode())
     write("www.voanews.com", "/sitemap_1_latest.xml.gz", latest.encode())
     sitemap_index = (
@@ -100,6 +106,54 @@ def build_voa(expected: list) -> None:
     )
     write("www.voanews.com", "/sitemap.xml", sitemap_index.encode(), compress=False)
     expected.append(fundus_expected("voanews", url, truth, "en"))
+    paragraphs = [p for s in truth["body"]["sections"] for p in s["paragraphs"]]
+    expected.append({"outlet": "voanews", "url": video_url, "title": VOA_VIDEO_TITLE, "kind": "video",
+                     "published_day": truth["publishing_date"][:10], "fragment": paragraphs[1][:60],
+                     "language": "en"})
+
+
+VOA_ARTICLE_PATH = "/a/america-s-child-care-crisis-is-holding-back-moms-without-college-degrees-/7585813.html"
+VOA_VIDEO_PATH = "/a/child-care-crisis-holding-back-moms-video/7585900.html"
+VOA_VIDEO_TITLE = "VIDEO: America's child care crisis is holding back moms without college degrees"
+
+
+def voa_video_page(html: bytes, truth: dict) -> bytes:
+    """A Pangea video item built from the real VOA article page (no real Pangea media page is
+    in any corpus we have): the article's own template with the markup Pangea's media pages
+    differ by: <body class="pg-media">, og:type video.other, a JSON-LD VideoObject, a <video>
+    player in place of the story, and two paragraphs of the story as the text under it."""
+    from lxml import html as lxml_html
+
+    text = html.decode("utf-8").replace(VOA_ARTICLE_PATH, VOA_VIDEO_PATH).replace("7585813", "7585900")
+    text = text.replace(" pg-article print-lay-article ", " pg-media print-lay-media ")
+    text = text.replace('content="article" property="og:type"', 'content="video.other" property="og:type"')
+    tree = lxml_html.fromstring(text)
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        data = json.loads(script.text)
+        if data.get("@type") == "NewsArticle":
+            data.update({"@type": "VideoObject", "headline": VOA_VIDEO_TITLE, "name": VOA_VIDEO_TITLE,
+                         "uploadDate": data["datePublished"], "duration": "PT2M41S",
+                         "thumbnailUrl": data["image"]["url"],
+                         "contentUrl": "https://voa-video-ns.akamaized.net/pangeavideo/2024/04/7585900_hq.mp4"})
+            script.text = json.dumps(data, ensure_ascii=False)
+    for element in tree.xpath("//title|//h1"):
+        element.text = VOA_VIDEO_TITLE
+    for meta in tree.xpath('//meta[@property="og:title" or @name="twitter:title"]'):
+        meta.set("content", VOA_VIDEO_TITLE)
+    story = tree.xpath('//div[@class="wsw"]')[0]
+    story.clear()
+    story.set("class", "wsw")
+    player = lxml_html.fragment_fromstring(
+        '<div class="c-mmp c-mmp--enabled"><video class="c-mmp__player" controls="controls" preload="none" '
+        'poster="https://gdb.voanews.com/7C01456E-AFA3-4D09-A6AA-A6042A5159FA_w1080_h608.jpg" '
+        'src="https://voa-video-ns.akamaized.net/pangeavideo/2024/04/7585900_hq.mp4"></video></div>')
+    story.append(player)
+    paragraphs = [p for s in truth["body"]["sections"] for p in s["paragraphs"]][:2]
+    for paragraph in paragraphs:
+        element = lxml_html.Element("p")
+        element.text = paragraph
+        story.append(element)
+    return lxml_html.tostring(tree, encoding="utf-8", doctype="<!DOCTYPE html>")
 
 
 def build_homepage_outlet(outlet: str, relative: str, homepage_path: str, title: str,

@@ -80,7 +80,7 @@ class ArchivePipeline:
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {**outlet.extraction_hints(), **page.hints}
         try:
-            extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints)
+            extraction = await workers.extract_in_worker(self.pool, page.body, page.encoding, page.final_url, hints)
         except Exception as exc:  # a crashed worker process must cost one page, not the run
             extraction = workers.Extraction(None, compress_page(page.body), repr(exc))
         if extraction.error:

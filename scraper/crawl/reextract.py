@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sys
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -25,7 +24,6 @@ from tqdm import tqdm
 from archive.store import Archive
 from scraper.extraction import pool as workers
 from scraper.extraction.article import EXTRACTOR_VERSION
-from scraper.extraction.encoding import decode_bytes
 from scraper.registry.config import Outlet, language_or_sole
 
 # Articles written per transaction: big enough to amortise the commit, small enough that a
@@ -121,13 +119,13 @@ def reextract(archive: Archive, options: ReextractOptions) -> ReextractSummary:
                 continue
             record = extraction.record
             if target.article_id is None:
-                if not record.get("text"):
+                if not _holds_item(record):
                     summary.still_empty += 1
                     continue
                 record = options.registry[target.outlet_id].article_record(record, target.url)
                 additions.append((target.raw_page_id, target.fetched_at, record))
             else:
-                if not record.get("text"):
+                if not _holds_item(record):
                     summary.kept += 1
                     continue
                 # As the crawl pipeline does: an outlet with one language gives it to every article.
@@ -140,6 +138,11 @@ def reextract(archive: Archive, options: ReextractOptions) -> ReextractSummary:
     finally:
         bar.close()
     return summary
+
+
+def _holds_item(record: dict) -> bool:
+    """Article text, or a media item (kept with whatever text it has, as the crawl keeps it)."""
+    return bool(record.get("text")) or record.get("kind", "article") != "article"
 
 
 def _selected(archive: Archive, options: ReextractOptions) -> tuple[list[int], list[int], int]:
@@ -203,12 +206,13 @@ def _page_jobs(archive: Archive, ids: list[int], outlet_hints: dict[str, dict], 
             base = outlet_hints.get(outlet_id, {"languages": []})
             target = _Target(article_id, page_id, fetched_at, url, outlet_id, base["languages"])
             try:
-                html, _ = decode_bytes(zlib.decompress(html_zlib), encoding)
                 page_hints = {**base, **json.loads(stored_hints or "{}")}
-            except (zlib.error, ValueError) as exc:
-                yield target._replace(problem=f"stored page unreadable: {exc}"), None
+            except ValueError as exc:
+                yield target._replace(problem=f"stored hints unreadable: {exc}"), None
                 continue
-            yield target, (html, url, page_hints)
+            # Decompressed and decoded in the worker: this process only reads and writes the
+            # archive, so it does not become the limit of the workers' throughput.
+            yield target, workers.StoredPage(html_zlib, encoding, url, page_hints)
 
 
 def _store(archive: Archive, updates: list[tuple[int, str, dict]], additions: list[tuple[int, str, dict]],

@@ -12,7 +12,9 @@ How the fields are chosen (measured in docs/extraction.md, `bench/extraction_eva
   (dates.py), then the feed hints;
 - language: the feed's, else declared (only among the outlet's languages), checked against
   py3langid on the text, which is restricted to the outlet's languages;
-- a body of fewer than MIN_WORDS words is no article (a menu item, a caption): text is "".
+- a body of fewer than MIN_WORDS words is no article (a menu item, a caption): text is "";
+- kind: "article", or the media item (video, audio, gallery, infographic) the page declares
+  itself to be (media.py); a media item keeps what text it has, however short.
 """
 
 from __future__ import annotations
@@ -23,26 +25,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
-import trafilatura
+from htmldate import find_date
 from lxml import etree
+from trafilatura import metadata as trafilatura_metadata
 from trafilatura.utils import load_html
 
+from . import layout
 from .authors import clean_authors
+from .body import precise_body, recall_body
 from .dates import local_form, normalise_timestamp, parse_textual_date
 from .language import detect_language
+from .media import ARTICLE, page_kind
 from .metadata import PageMetadata, page_metadata
 from .zones import country_zones, in_local_time, page_country
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "7"
+EXTRACTOR_VERSION = "8"
 
 # Fewer words than this is what is left of a page with no article (a menu item, a caption).
 MIN_WORDS = 8
 
 # Keep the whole publication timestamp; trafilatura's default output is day-only.
 _DATE_PARAMS = {
-    "extensive_search": True,
     "original_date": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
 }
@@ -87,23 +92,29 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     if not isinstance(hints, Hints):
         hints = Hints.from_dict(hints)
     tree = load_html(html) if html else None
-    meta = page_metadata(tree) if tree is not None else PageMetadata()
-    prune = list(hints.drop_xpath) or None
+    page = _read_page(tree, url, html) if tree is not None else _PageReading(PageMetadata())
+    meta = page.meta
+    prune = tuple(hints.drop_xpath)
 
-    # trafilatura copies a tree it is given instead of parsing the HTML a second time.
-    doc = _bare(tree, url, prune, with_metadata=True) if tree is not None else {}
-    text = _normalise_paragraphs(doc.get("text") or "")
     chosen = _chosen_body(tree, hints.body_xpath, url, prune) if hints.body_xpath and tree is not None else ""
     if chosen:
         text = chosen  # where the outlet says the article is, however short
-    elif len(text) < _SHORT_BODY_CHARS and tree is not None:
-        text = _longer_body(text, tree, url, prune, meta)
+    elif tree is not None:
+        # Everything else has been read from the tree: the body pass may consume it.
+        text = _normalise_paragraphs(precise_body(tree, url, prune))
+        if len(text) < _SHORT_BODY_CHARS:
+            text = _longer_body(text, html, url, prune, meta)
+    else:
+        text = ""
 
-    if _word_count(text) < MIN_WORDS:
+    kind = page_kind(meta, page.has_audio_player)
+    if kind != ARTICLE:
+        text = _media_text(text, meta)
+    elif _word_count(text) < MIN_WORDS:
         text = ""  # a stray menu item or caption, not an article
 
     language = _language(text, meta, hints)
-    published = _prefer_feed_time(_published(meta, doc, tree, language, hints.languages),
+    published = _prefer_feed_time(_published(page, language, hints.languages),
                                   normalise_timestamp(hints.feed_published))
     if published and tree is not None:
         source = html if isinstance(html, str) else html.decode("utf-8", "replace")
@@ -113,20 +124,86 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     published = in_local_time(published, zones)
     return {
         "url": url,
-        "canonical_url": meta.canonical_url or doc.get("url") or url,
-        "title": _feed_title(hints.feed_title, meta.html_title) or _title(meta, doc, url) or _clean_title(hints.feed_title),
-        "authors": _authors(meta, doc, url),
+        "canonical_url": meta.canonical_url or url,
+        "title": _feed_title(hints.feed_title, meta.html_title) or _title(meta, page.title, url)
+        or _clean_title(hints.feed_title),
+        "authors": _authors(meta, page.byline, url),
         "published": published,
         "language": language,
-        "description": meta.description or doc.get("description"),
-        "site_name": meta.site_name or doc.get("sitename"),
-        "sections": meta.sections or list(doc.get("categories") or []),
-        "tags": meta.tags or list(doc.get("tags") or []),
-        "image": meta.image or doc.get("image"),
+        "description": meta.description,
+        "site_name": meta.site_name or meta.publisher,
+        "sections": meta.sections or page.categories,
+        "tags": meta.tags or page.tags,
+        "image": meta.image,
+        "kind": kind,
         "text": text,
         "word_count": _word_count(text),
         "extractor_version": EXTRACTOR_VERSION,
     }
+
+
+@dataclass
+class _PageReading:
+    """What is read from the parsed page before the body pass consumes the tree."""
+
+    meta: PageMetadata
+    found_date: str | None = None  # htmldate's, when the page declares no full timestamp
+    date_lines: list[str] = field(default_factory=list)  # short visible texts that may be dates
+    byline: str | None = None  # trafilatura's visible byline, when no person is declared
+    title: str | None = None  # trafilatura's heading-based title, when none is declared
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    has_audio_player: bool = False  # tells a Pangea audio page from a video page (media.py)
+
+
+def _read_page(tree, url: str, source: str | bytes) -> _PageReading:
+    """Machine-readable metadata first; layout heuristics only for the fields it leaves open.
+
+    htmldate always runs (its structured search is cheap, and it overrules a declared date it
+    finds more than a day away), but its extensive search, which reads every date-like text
+    of the page and costs about 30 ms there, only when nothing else gave a date."""
+    meta = page_metadata(tree)
+    page = _PageReading(meta)
+    declared = normalise_timestamp(meta.published)
+    date_url = meta.canonical_url or url or None
+    page.found_date = _clean_trafilatura_date(find_date(tree, url=date_url, extensive_search=False, **_DATE_PARAMS))
+    if not (declared or page.found_date):
+        page.found_date = _clean_trafilatura_date(find_date(tree, url=date_url, extensive_search=True, **_DATE_PARAMS))
+        if not page.found_date:
+            page.date_lines = _date_lines(tree)
+    need_author, need_title = not _people(meta, url), not (meta.headline or meta.og_title)
+    if need_author or need_title:
+        # trafilatura's reading of the head covers tags and JSON-LD shapes ours does not.
+        head = _trafilatura_head(tree)
+        page.byline = (head.author or layout.byline(tree)) if need_author else None
+        page.title = (head.title or trafilatura_metadata.extract_title(tree)) if need_title else None
+    if not meta.sections:
+        page.categories = layout.categories(tree, source)
+    if not meta.tags:
+        page.tags = layout.tags(tree, source)
+    if "pg-media" in meta.body_classes:
+        page.has_audio_player = tree.find(".//audio") is not None
+    return page
+
+
+def _trafilatura_head(tree):
+    """trafilatura's meta-tag and JSON-LD reading (as in its extract_metadata), without the
+    layout searches and the date search that follow it there."""
+    head = trafilatura_metadata.examine_meta(tree)
+    if head.author and " " not in head.author:
+        head.author = None  # trafilatura's own rule: a one-word meta author is a site or handle
+    try:
+        head = trafilatura_metadata.extract_meta_json(tree, head)
+    except Exception:  # noqa: BLE001 - trafilatura's JSON-LD reader fails on odd graphs
+        pass
+    return head
+
+
+def _media_text(body: str, meta: PageMetadata) -> str:
+    """What text a video, audio, gallery or infographic item has, however short: the longest
+    of its transcript, the text around the player and its description."""
+    candidates = (body, meta.transcript or "", meta.description or "")
+    return max((_normalise_paragraphs(text) for text in candidates), key=len)
 
 
 def _language(text: str, meta: PageMetadata, hints: Hints) -> str | None:
@@ -144,21 +221,6 @@ def _language(text: str, meta: PageMetadata, hints: Hints) -> str | None:
     return detect_language(text or meta.description or "", declared, outlet)
 
 
-def _bare(page, url: str, prune, *, with_metadata: bool, favor_recall: bool = False) -> dict:
-    """trafilatura over `page` (HTML, or a parsed tree it copies)."""
-    doc = trafilatura.bare_extraction(
-        page,
-        url=url or None,
-        with_metadata=with_metadata,
-        include_comments=False,  # reader comments are not the article
-        favor_recall=favor_recall,
-        favor_precision=not favor_recall,
-        date_extraction_params=_DATE_PARAMS if with_metadata else None,
-        prune_xpath=prune,
-    )
-    return doc.as_dict() if doc is not None else {}
-
-
 def _chosen_body(tree, body_xpath: str, url: str, prune) -> str:
     """The text of the element the outlet's `body_xpath` selects ("" if it selects none).
 
@@ -167,26 +229,31 @@ def _chosen_body(tree, body_xpath: str, url: str, prune) -> str:
     if not nodes:
         return ""
     html = "<html><body>" + "".join(etree.tostring(node, encoding="unicode") for node in nodes) + "</body></html>"
-    return _normalise_paragraphs(_bare(html, url, prune, with_metadata=False, favor_recall=True).get("text") or "")
+    return _normalise_paragraphs(recall_body(html, url, prune))
 
 
-def _longer_body(text: str, tree, url: str, prune, meta: PageMetadata) -> str:
-    """Second chance for a short body: recall-oriented pass, or the JSON-LD articleBody."""
-    candidates = [text, _normalise_paragraphs(_bare(tree, url, prune, with_metadata=False, favor_recall=True).get("text") or "")]
+def _longer_body(text: str, html: str | bytes, url: str, prune, meta: PageMetadata) -> str:
+    """Second chance for a short body: recall-oriented pass, or the JSON-LD articleBody.
+
+    The first pass consumed the parsed tree; this rare pass parses the page again."""
+    candidates = [text, _normalise_paragraphs(recall_body(html, url, prune))]
     if meta.article_body:
         candidates.append(_normalise_paragraphs(meta.article_body))
     return max(candidates, key=len)
 
 
-def _authors(meta: PageMetadata, doc: dict, url: str) -> list[str]:
-    """Declared authors, unless they only name the site itself."""
+def _people(meta: PageMetadata, url: str) -> list[str]:
+    """Declared authors that are not the site itself."""
     site_keys = _site_keys(meta, url)
-    declared = clean_authors(meta.authors)
-    people = [a for a in declared if not _is_site(a, site_keys)]
-    found = clean_authors(doc.get("author"))
+    return [a for a in clean_authors(meta.authors) if not _is_site(a, site_keys)]
+
+
+def _authors(meta: PageMetadata, byline: str | None, url: str) -> list[str]:
+    """Declared authors, unless they only name the site itself."""
+    people = _people(meta, url)
     if not people:
         # JSON-LD often names the publisher as the author; a visible byline is better then.
-        return found or declared
+        return clean_authors(byline) or clean_authors(meta.authors)
     return people
 
 
@@ -194,7 +261,7 @@ def _site_keys(meta: PageMetadata, url: str) -> set[str]:
     return {_alnum(meta.site_name), _alnum(urlsplit(url).hostname or "").removeprefix("www")} - {""}
 
 
-def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
+def _title(meta: PageMetadata, heading_title: str | None, url: str) -> str | None:
     """The visible headline.
 
     JSON-LD `headline` and og:title are often SEO variants, and trafilatura's title can be the
@@ -203,7 +270,7 @@ def _title(meta: PageMetadata, doc: dict, url: str) -> str | None:
     candidate in the order headline, trafilatura, og:title, with the site name cut off.
     """
     site_keys = _site_keys(meta, url)
-    candidates = [c for c in (_clean_title(x) for x in (meta.headline, doc.get("title"), meta.og_title)) if c]
+    candidates = [c for c in (_clean_title(x) for x in (meta.headline, heading_title, meta.og_title)) if c]
     segments = _title_segments(meta.html_title or "")
     headings = set(meta.headings)
     for candidate in candidates + [_strip_site(c, site_keys) for c in candidates] + segments:
@@ -249,9 +316,9 @@ def _strip_site(title: str, site_keys: set[str]) -> str:
             return title
 
 
-def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet: list[str]) -> str | None:
-    declared = normalise_timestamp(meta.published)
-    found = _clean_trafilatura_date(doc.get("date"))
+def _published(page: _PageReading, language: str | None, outlet: list[str]) -> str | None:
+    declared = normalise_timestamp(page.meta.published)
+    found = page.found_date
     if declared and found and _days_apart(declared, found) > 1:
         # The declared date belongs to something else (a template default, the first
         # version of a rewritten story); htmldate weighed more evidence, trust it.
@@ -259,17 +326,27 @@ def _published(meta: PageMetadata, doc: dict, tree, language: str | None, outlet
     if declared or found:
         return declared or found
     # No machine-readable date: look for one written out in a short date-like element.
-    if tree is not None:
-        languages = [c for c in [language, *outlet] if c] or None
-        for node in tree.xpath(
-                '//*[self::time or contains(@class, "date") or contains(@class, "time") or contains(@class, "publish")'
-                ' or contains(@class, "meta") or contains(@id, "date")][string-length(normalize-space()) < 120]')[:20]:
-            value = " ".join(node.text_content().split())
-            if value and len(value) <= _DATE_NODE_MAX_CHARS:
-                parsed = parse_textual_date(value, languages)
-                if parsed:
-                    return parsed
+    languages = [c for c in [language, *outlet] if c] or None
+    for value in page.date_lines:
+        parsed = parse_textual_date(value, languages)
+        if parsed:
+            return parsed
     return None
+
+
+_DATE_LINE = etree.XPath(
+    '//*[self::time or contains(@class, "date") or contains(@class, "time") or contains(@class, "publish")'
+    ' or contains(@class, "meta") or contains(@id, "date")][string-length(normalize-space()) < 120]')
+
+
+def _date_lines(tree) -> list[str]:
+    """Texts of the first short date-like elements (a visible date line is short)."""
+    lines = []
+    for node in _DATE_LINE(tree)[:20]:
+        value = " ".join(node.text_content().split())
+        if value and len(value) <= _DATE_NODE_MAX_CHARS:
+            lines.append(value)
+    return lines
 
 
 def _feed_title(feed_title: str | None, html_title: str | None) -> str | None:

@@ -16,6 +16,10 @@ _LABEL_TO_ISO = {"nn": "no", "nb": "no", "ary": "ar", "arz": "ar", "uzs": "uz", 
 _MIN_WORDS_TO_OVERRULE = 60
 _MIN_CONFIDENCE_TO_OVERRULE = 0.95
 _MIN_CHARS_TO_DETECT = 40
+# The detector's cost grows with the text; its answer does not change after a few hundred
+# words (the first 1,000 to 5,000 characters gave the same first guess on 400 corpus texts,
+# at 0.7 to 2.9 ms). 1,500 characters (~250 words) keeps a margin for short, related languages.
+SAMPLE_CHARS = 1500
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +43,7 @@ def detect_language(text: str, declared: list[str] | None = None, outlet: list[s
     """
     declared = [d for d in (declared or []) if d]
     outlet = [o.lower() for o in (outlet or []) if o]
-    sample = (text or "")[:5000]
+    sample = (text or "")[:SAMPLE_CHARS]
     ranking: list[tuple[str, float]] = []
     if len(sample.strip()) >= _MIN_CHARS_TO_DETECT:
         for label, prob in _identifier().rank(sample)[:10]:

@@ -24,6 +24,7 @@ _ARTICLE_TYPES = {
     "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting", "report",
     "scholarlyarticle", "techarticle", "socialmediaposting", "satiricalarticle", "posting",
     "medicalscholarlyarticle", "advertisercontentarticle", "askpublicnewsarticle", "videoobject",
+    "audioobject",
 }
 # Pages without an Article object often put the dates on the WebPage node instead.
 _PAGE_TYPES = {"webpage", "itempage", "collectionpage", "aboutpage"}
@@ -41,6 +42,7 @@ class PageMetadata:
     languages: list[str] = field(default_factory=list)  # declared, most specific source first
     description: str | None = None
     site_name: str | None = None
+    publisher: str | None = None  # JSON-LD publisher name, where no og:site_name is given
     sections: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     image: str | None = None
@@ -48,13 +50,19 @@ class PageMetadata:
     og_title: str | None = None
     html_title: str | None = None
     headings: list[str] = field(default_factory=list)  # first <h1>/<h2> texts
+    # What kind of page this is (media.py): every JSON-LD @type, og:type, <body> classes.
+    jsonld_types: list[str] = field(default_factory=list)  # lower-cased, in page order
+    og_type: str | None = None
+    body_classes: list[str] = field(default_factory=list)
+    transcript: str | None = None  # JSON-LD `transcript` of a video or audio object
 
 
 def page_metadata(tree) -> PageMetadata:
     """Read JSON-LD, meta tags and a few head elements from a parsed lxml tree (not modified)."""
     result = PageMetadata()
     metas = _meta_tags(tree)
-    article, page = _jsonld_nodes(tree)
+    article, page, types = _jsonld_nodes(tree)
+    result.jsonld_types = types
 
     if article:
         result.headline = _text(article.get("headline")) or _text(article.get("name"))
@@ -64,6 +72,8 @@ def page_metadata(tree) -> PageMetadata:
         result.tags = _keywords(article.get("keywords"))
         result.image = _image_url(article.get("image")) or _image_url(article.get("thumbnailUrl"))
         result.description = _text(article.get("description"))
+        result.publisher = (_string_list(article.get("publisher")) or [None])[0]
+        result.transcript = _text(article.get("transcript"))
     for node in (article, page):
         if node and not result.published:
             result.published = _text(node.get("datePublished")) or _text(node.get("dateCreated"))
@@ -88,6 +98,9 @@ def page_metadata(tree) -> PageMetadata:
                 result.authors = names
                 break
     result.og_title = _first(metas, ("og:title", "twitter:title"))
+    result.og_type = _first(metas, ("og:type",))
+    body = tree.find("body")
+    result.body_classes = (body.get("class") or "").split() if body is not None else []
     result.description = result.description or _first(metas, ("og:description", "description", "twitter:description"))
     result.site_name = _first(metas, ("og:site_name", "application-name"))
     result.sections = result.sections or metas.get("article:section", [])
@@ -119,8 +132,8 @@ def _meta_tags(tree) -> dict[str, list[str]]:
     return found
 
 
-def _jsonld_nodes(tree) -> tuple[dict | None, dict | None]:
-    """Return (best article node, first web-page node) from all ld+json scripts."""
+def _jsonld_nodes(tree) -> tuple[dict | None, dict | None, list[str]]:
+    """Return (best article node, first web-page node, every @type) from all ld+json scripts."""
     nodes: list[dict] = []
     for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
         data = _load_json(script.text or "")
@@ -128,8 +141,10 @@ def _jsonld_nodes(tree) -> tuple[dict | None, dict | None]:
             _flatten(data, nodes)
     by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
     article = page = None
+    every_type: list[str] = []
     for node in nodes:
         types = {t.lower() for t in _string_list(node.get("@type"))}
+        every_type += sorted(types - set(every_type))
         if types & _ARTICLE_TYPES and not article:
             article = node
         elif types & _PAGE_TYPES and not page:
@@ -138,7 +153,7 @@ def _jsonld_nodes(tree) -> tuple[dict | None, dict | None]:
         article = page
     if article is not None:
         article = _resolve_refs(article, by_id)
-    return article, page
+    return article, page, every_type
 
 
 def _load_json(raw: str):
