@@ -151,6 +151,9 @@ _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("articles", "published_local", "TEXT"),
     # The outlet's configured time zone (registry `timezone`), beside its country.
     ("outlets", "timezone", "TEXT"),
+    # What the page is: 'article', 'video', 'audio', 'gallery' or 'infographic' (search can
+    # leave media items out).
+    ("articles", "kind", "TEXT NOT NULL DEFAULT 'article'"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).
@@ -262,8 +265,9 @@ class Archive:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             for statement in _INDEXES_ON_ADDED_COLUMNS:
                 conn.execute(statement)
-            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded
-            # (archive/search.py); an archive with the older unfolded index is re-indexed once.
+            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded,
+            # and its word list (archive/search.py); an archive with an older index is
+            # re-indexed once.
             create_search_index(conn)
 
     # -- outlets ---------------------------------------------------------------------------
