@@ -63,6 +63,9 @@ INDEX = "articles_fts"
 TERMS = "search_terms"
 _SCRATCH = "search_terms_scratch"
 TOKENIZER = "unicode61 remove_diacritics 2"
+# Version of archive.spelling's keys: a change to the rules there recomputes every stored key
+# (kept in the word list as the key of the empty word, which no text contains).
+SPELLING_VERSION = "1"
 # Triggers of archives made by older versions: sqlite-utils' enable_fts() (unfolded words) and
 # the folded index before the word list existed. Replaced when such an archive is opened.
 _LEGACY_TRIGGERS = ("articles_ai", "articles_ad", "articles_au")
@@ -179,9 +182,17 @@ def _fill_spellings_in_python(conn) -> None:
 
     conn.create_function("mediawatch_spelling_key", 1, spelling_key, deterministic=True)
     conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {TERMS}_spelling AFTER INSERT ON main.{TERMS}"
-                 f" BEGIN UPDATE {TERMS} SET spelling = mediawatch_spelling_key(new.term) WHERE term = new.term; END")
+                 f" WHEN new.term <> '' BEGIN"
+                 f" UPDATE {TERMS} SET spelling = mediawatch_spelling_key(new.term) WHERE term = new.term; END")
 
 
 def _add_missing_spellings(conn) -> None:
-    """Spelling keys for words that other SQLite clients' writes added without one."""
-    conn.execute(f"UPDATE {TERMS} SET spelling = mediawatch_spelling_key(term) WHERE spelling IS NULL")
+    """Spelling keys for words that other SQLite clients' writes added without one, and for
+    every word when the key rules changed since they were computed."""
+    version = "\x01" + SPELLING_VERSION
+    stored = conn.execute(f"SELECT spelling FROM {TERMS} WHERE term = ''").fetchone()
+    if stored is None or stored[0] != version:
+        conn.execute(f"UPDATE {TERMS} SET spelling = mediawatch_spelling_key(term) WHERE term <> ''")
+        conn.execute(f"INSERT OR REPLACE INTO {TERMS}(term, spelling) VALUES ('', ?)", (version,))
+    else:
+        conn.execute(f"UPDATE {TERMS} SET spelling = mediawatch_spelling_key(term) WHERE spelling IS NULL")

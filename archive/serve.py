@@ -72,6 +72,14 @@ def datasette_app(db_path: str | Path, allow_sql: bool = False):
                      template_dir=str(TEMPLATES))
 
 
+def upgrade(db_path: Path) -> None:
+    """Bring an archive made by an older version up to date before serving it (the search page
+    needs the current index and word list); Datasette itself only reads."""
+    from archive.store import Archive
+
+    Archive(db_path).close()
+
+
 def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, allow_sql: bool = False) -> None:
     """Run Datasette in the foreground until interrupted."""
     from datasette.cli import serve as datasette_serve
@@ -79,6 +87,7 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, allow_
     db_path = Path(db_path)
     if not db_path.is_file():
         raise FileNotFoundError(f"archive {db_path} does not exist; run a crawl or `mediawatch demo` first")
+    upgrade(db_path)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
         json.dump(load_metadata(db_path, allow_sql), handle)
     args = [str(db_path), "--metadata", handle.name, "--host", host, "--port", str(port),
