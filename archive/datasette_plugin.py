@@ -104,14 +104,26 @@ def filters_from_request(request, database, table, datasette):
 # -- pages ---------------------------------------------------------------------------------------
 
 
+def read_only(view):
+    """The plugin's pages only read: anything but GET (or HEAD) is refused."""
+    async def guarded(request, datasette):
+        from datasette.utils.asgi import Response
+
+        if request.method not in ("GET", "HEAD"):
+            return Response.text("This site only reads the archive.", status=405, headers={"Allow": "GET"})
+        return await view(request, datasette)
+
+    return guarded
+
+
 @hookimpl
 def register_routes():
     return [
-        (r"^/-/dashboard$", dashboard),
-        (r"^/-/databases(?P<format>\.json)?$", web_guard.databases),
-        (r"^/(?P<database>[^/]+)/search(?P<format>\.json|\.atom)?$", search_page),
-        (r"^/(?P<database>[^/]+)/alerts(?P<format>\.atom)?$", alerts),
-        (r"^/(?P<database>[^/]+)/saved(?P<format>\.json)?$", saved_page),
+        (r"^/-/dashboard$", read_only(dashboard)),
+        (r"^/-/databases(?P<format>\.json)?$", read_only(web_guard.databases)),
+        (r"^/(?P<database>[^/]+)/search(?P<format>\.json|\.atom)?$", read_only(search_page)),
+        (r"^/(?P<database>[^/]+)/alerts(?P<format>\.atom)?$", read_only(alerts)),
+        (r"^/(?P<database>[^/]+)/saved(?P<format>\.json)?$", read_only(saved_page)),
     ]
 
 

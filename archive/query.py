@@ -24,6 +24,7 @@ and for the other script's spellings archive/spelling.py proposes; the forms fou
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -31,7 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from archive import inflection, spelling
-from archive.search import TERMS, fold
+from archive.search import TERMS, index_form
 
 APOSTROPHES = "'ʻʼ’‘`´"
 
@@ -109,7 +110,7 @@ def tokens(text: str) -> list[str]:
 
 
 def normal(token: str) -> str:
-    return spelling.strip_marks(fold(token.lower()))
+    return index_form(token)
 
 
 def _lex(query: str) -> list[tuple[str, str]]:
@@ -284,7 +285,7 @@ class Expander:
     def __init__(self, words: WordList, limits: Limits = LIMITS):
         self.words, self.limits = words, limits
 
-    def _inflected(self, word: str) -> set[str]:
+    def inflected(self, word: str) -> set[str]:
         found = set()
         for prefix, test in inflection.matchers(word):
             if len(prefix) < 3:
@@ -317,11 +318,14 @@ class Expander:
 
     def forms(self, typed: str) -> Forms:
         word = normal(typed)
-        found = self._inflected(word) if len(word) >= 3 else set()
+        found = set()
+        if len(word) >= 3:
+            for variant in (spelling.cyrillic_variants(word) if inflection.script_of(word) == "cyrl" else {word}):
+                found |= self.inflected(variant) | ({variant} if variant != word else set())
         spellings = sorted(self._spellings(typed, word), key=lambda s: (len(s), s)) if len(word) >= 3 else []
         for other in spellings[:self.limits.spellings_per_word]:
             found.add(other)
-            found.update(self._inflected(other))
+            found.update(self.inflected(other))
         found.discard(word)
         ordered = [word] + sorted(found, key=lambda s: (len(s), s))
         keep = self.limits.forms_per_word
@@ -398,6 +402,13 @@ def compile_match(query: str, expander: Expander, limits: Limits = LIMITS) -> Ma
             forms = expander.forms(parts[-1])
             expanded.append(forms)
             alternatives += [_quoted([normal(p) for p in parts[:-1]] + [form]) for form in forms.forms]
+            # A form with an Uzbek apostrophe letter (oʻ, gʻ) is also written with a plain
+            # apostrophe, which splits it: Oʻzbekistonda is also "o zbekistonda".
+            for form in forms.forms:
+                pieces = [piece for piece in re.split("[ʻʼ]", form)]
+                if len(pieces) > 1 and all(pieces):
+                    for ending in sorted(expander.inflected(pieces[-1]) | {pieces[-1]}, key=len)[:limits.forms_per_word]:
+                        alternatives.append(_quoted([normal(p) for p in parts[:-1]] + pieces[:-1] + [ending]))
         unique = list(dict.fromkeys(alternatives))
         return unique[0] if len(unique) == 1 else "(" + " OR ".join(unique) + ")"
 

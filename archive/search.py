@@ -31,6 +31,9 @@ queries.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+import threading
 import time
 
 # Each letter and the Russian letter it is searched as (lower case; upper case follows).
@@ -74,6 +77,35 @@ _LEGACY_TRIGGERS = ("articles_ai", "articles_ad", "articles_au")
 def fold(text: str | None) -> str | None:
     """`text` with every letter of FOLDS replaced by its Russian counterpart."""
     return text.translate(_TABLE) if isinstance(text, str) else text
+
+
+_TOKENIZER_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.execute(f"CREATE VIRTUAL TABLE one USING fts5(x, tokenize='{TOKENIZER}')")
+    conn.execute("CREATE VIRTUAL TABLE one_terms USING fts5vocab(one, row)")
+    return conn
+
+
+@functools.lru_cache(maxsize=65536)
+def _index_letter(ch: str) -> str:
+    """One letter as the index's tokenizer stores it (its case and Latin accent folding, from
+    SQLite itself, so queries can never fold differently), or '' for a separator."""
+    with _TOKENIZER_LOCK:
+        conn = _tokenizer()
+        conn.execute("DELETE FROM one")
+        conn.execute("INSERT INTO one(x) VALUES (?)", (ch,))
+        terms = [row[0] for row in conn.execute("SELECT term FROM one_terms")]
+    return terms[0] if terms else ""
+
+
+def index_form(word: str) -> str:
+    """A word (no separators in it) as the index stores it: folded (FOLDS), then lower case
+    and without Latin accents as unicode61 with remove_diacritics 2 makes it."""
+    return "".join(_index_letter(ch) for ch in fold(word))
 
 
 def _folded_rows(condition: str) -> str:

@@ -146,3 +146,19 @@ def query_keys(word: str) -> set[str]:
         keys.add(_collapse("".join(combination)))
     keys.add(spelling_key(word.replace("ё", "е")) if is_cyrillic(word) else _latin_key(word))
     return keys
+
+
+# Russian and Ukrainian write the same surnames and adjectives with -ский / -ський, -цкий /
+# -цький (Зеленский, Зеленський): the one difference between their folded spellings that the
+# index's fold does not already remove (і/и, є/е, ї/и are folded).
+_RU_UK = [("ский", "ський"), ("цкий", "цький"), ("ская", "ська"), ("цкая", "цька")]
+
+
+def cyrillic_variants(word: str) -> set[str]:
+    """The word as Russian and as Ukrainian spell it (folded as the index stores words)."""
+    found = {word}
+    for russian, ukrainian in _RU_UK:
+        for a, b in ((russian, ukrainian), (ukrainian, russian)):
+            if word.endswith(a):
+                found.add(word[:-len(a)] + b)
+    return found

@@ -480,6 +480,11 @@ def reextract(obj: Context, outlet_ids, since, workers):
         click.echo(line)
 
 
+from scraper.cli.searches import searches  # noqa: E402  (a command group in its own module)
+
+cli.add_command(searches)
+
+
 def main() -> None:
     cli(prog_name="mediawatch")
 
