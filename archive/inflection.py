@@ -58,6 +58,10 @@ class Paradigm:
     after_possessive: list[dict[str, str]] = field(default_factory=list)
     possessive3: tuple[str, ...] = ()
     default_class: str = "K"
+    # A final voiceless consonant voiced before an ending that starts with a vowel
+    # (Turkmen Aşgabat -> Aşgabada, Kazakh кітап -> кітабы), as the index stores letters.
+    voicing: dict[str, str] = field(default_factory=dict)
+    vowels: str = "аеиоуыэюяёәөұүіӣӯ"
 
     def classes_of(self, letter: str) -> str:
         return self.classes.get(letter, self.default_class)
@@ -89,10 +93,17 @@ class Paradigm:
                                                   pattern in self.possessive3)
 
     def is_form(self, stem: str, candidate: str) -> bool:
-        if not candidate.startswith(stem) or len(stem) < 3:
+        if len(stem) < 3:
             return candidate == stem
-        tail = candidate[len(stem):]
-        return any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1]))
+        if candidate.startswith(stem):
+            tail = candidate[len(stem):]
+            return any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1]))
+        voiced = self.voicing.get(stem[-1])
+        if voiced and candidate.startswith(stem[:-1] + voiced):
+            tail = candidate[len(stem):]
+            return bool(tail) and tail[0] in self.vowels \
+                and any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1]))
+        return False
 
     def stems(self, word: str) -> set[str]:
         """The typed word, and what is left of it without an ending (so that a form typed
@@ -105,7 +116,8 @@ class Paradigm:
         return found
 
     def matchers(self, word: str) -> list[tuple[str, Callable[[str], bool]]]:
-        return [(stem, functools.partial(self.is_form, stem)) for stem in self.stems(word)]
+        return [(stem[:-1] if stem[-1] in self.voicing else stem, functools.partial(self.is_form, stem))
+                for stem in self.stems(word)]
 
 
 def _classes(groups: dict[str, str]) -> dict[str, str]:
@@ -150,6 +162,7 @@ KAZAKH = Paradigm(
     ],
     after_possessive=_KK_AFTER_POSSESSIVE,
     possessive3=("с{ы,і}", "{ы,і}"),
+    voicing={"к": "г", "п": "б"},  # қ and ғ are folded to к and г
 )
 
 # -- Kyrgyz: four-way harmony (а е о ө / ы и у ү), the same consonant classes -------------------
@@ -181,6 +194,7 @@ KYRGYZ = Paradigm(
     ],
     after_possessive=_KY_AFTER_POSSESSIVE,
     possessive3=(f"с{_Y}", _Y),
+    voicing={"к": "г", "п": "б"},
 )
 
 # -- Uzbek: no vowel harmony; Cyrillic and the official Latin alphabet ------------------------
@@ -214,6 +228,8 @@ TURKMEN = Paradigm(
          {"V": "d{a,e}n|nd{a,e}n", "C": "d{a,e}n|t{a,e}n"}, {"V": "d{a}ky|d{ä}ki", "C": "d{a}ky|d{ä}ki|t{a}ky|t{ä}ki"},
          {"V": "ç{a,e}", "C": "ç{a,e}"}],
     ],
+    voicing={"k": "g", "p": "b", "t": "d", "c": "j"},  # c is ç without its mark
+    vowels="aeiouy",
 )
 
 # -- Tajik: Persian endings in Cyrillic -----------------------------------------------------------
@@ -247,7 +263,8 @@ def _kazakh_latin() -> Paradigm:
             latin_classes[ch] = "".join(sorted(set(latin_classes.get(ch, "") + cls)))
     return Paradigm("kk", "latn", latin_classes, [slot(s) for s in KAZAKH.slots],
                     after_possessive=slot(KAZAKH.after_possessive),
-                    possessive3=tuple(convert(p) for p in KAZAKH.possessive3))
+                    possessive3=tuple(convert(p) for p in KAZAKH.possessive3),
+                    voicing={"k": "g", "q": "g", "p": "b"}, vowels="aeiouy")
 
 
 KAZAKH_LATIN = _kazakh_latin()
@@ -266,6 +283,8 @@ UK_VOWEL = {"а", "я", "о", "е", "и", "і", "ї", "у", "ю", "ою", "ею"
 RU_AFTER_CONSONANT = {"", "а", "у", "ом", "ым", "е", "ы", "и", "ов", "ев", "ам", "ами", "ах", "ой", "ых", "ыми",
                       "им", "ими", "их", "ем", "ём", "ей", "ю", "я", "ям", "ями", "ях", "ою", "ую"}
 _SURNAME = re.compile(r"(ов|ев|ёв|ин|ын)$")
+# English inflection after the part a word and its form share (city / cit-ies, vote / vot-ed).
+EN_ENDINGS = {"", "s", "es", "ies", "ied", "ed", "d", "ing", "e", "y"}
 _RUSSIAN_ENDINGS = sorted(RU_AFTER_CONSONANT - {""}, key=len, reverse=True)
 
 
@@ -294,7 +313,13 @@ class Snowball:
         stem = self.stem(word)
         if self._consonant_final(word):
             return [(word, functools.partial(self._after_consonant, word, stem == word))]
-        found = [(commonprefix([word, stem]), lambda candidate: self.stem(candidate) == stem)]
+        prefix = commonprefix([word, stem])
+        if self.code == "en":
+            # Porter2 also strips derivational endings (governance, governor-ly): equal stems
+            # count only when what differs is an inflectional ending.
+            return [(prefix, lambda candidate: self.stem(candidate) == stem
+                     and candidate[len(commonprefix([word, candidate])):] in EN_ENDINGS)]
+        found = [(prefix, lambda candidate: self.stem(candidate) == stem)]
         if self.code == "ru":
             for ending in _RUSSIAN_ENDINGS:
                 nominative = word[:-len(ending)]
@@ -333,7 +358,7 @@ class Ukrainian:
     def matchers(self, word: str) -> list[tuple[str, Callable[[str], bool]]]:
         return [(stem, functools.partial(self.is_form, stem)) for stem in self.stems(word)]
 
-    def is_form(self, stem: str, candidate: str) -> bool:
+    def is_form(self, stem: str, candidate: str) -> bool:  # Ukrainian
         if candidate == stem:
             return True
         if not candidate.startswith(stem) or len(stem) < 3:

@@ -304,13 +304,15 @@ class Expander:
             candidates = self.words.spelled(key) + [term for term, k in unspelled if k and k.startswith(key)]
             for term in candidates:
                 same_script = inflection.script_of(term) == script
-                if same_script and script == "cyrl":
-                    continue  # Cyrillic words are compared as written, by _inflected
+                if same_script and script == "cyrl" and len(word) < 6:
+                    continue  # short Cyrillic words are compared as written, by inflected()
                 for end in range(len(term), 1, -1):
                     part = term[:end]
                     if spelling.spelling_key(part) != key:
                         continue
-                    if not same_script or spelling.latin_variant_key(part) == spelling.latin_variant_key(word):
+                    if not same_script or (spelling.cyrillic_variant_key(part) == spelling.cyrillic_variant_key(word)
+                                           if script == "cyrl" else
+                                           spelling.latin_variant_key(part) == spelling.latin_variant_key(word)):
                         found.add(part)
                     break
         found.discard(word)

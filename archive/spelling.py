@@ -162,3 +162,14 @@ def cyrillic_variants(word: str) -> set[str]:
             if word.endswith(a):
                 found.add(word[:-len(a)] + b)
     return found
+
+
+_CYRILLIC_VARIANT = str.maketrans({"э": "е", "ы": "и", "й": "и", "ь": None, "ъ": None})
+
+
+def cyrillic_variant_key(word: str) -> str:
+    """For two Cyrillic spellings of one name in different orthographies (Russian Эрдоган,
+    Kazakh Ердоған; Бердымухамедов, Бердимухамедов): э/е, ы/и, й/и and the soft and hard signs
+    do not count. Used for words of 6 letters or more only: shorter Russian words differ by
+    exactly these letters (был/бил, брат/брать)."""
+    return word.translate(_CYRILLIC_VARIANT)
