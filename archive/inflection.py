@@ -62,6 +62,9 @@ class Paradigm:
     # (Turkmen Aşgabat -> Aşgabada, Kazakh кітап -> кітабы), as the index stores letters.
     voicing: dict[str, str] = field(default_factory=dict)
     vowels: str = "аеиоуыэюяёәөұүіӣӯ"
+    # (final letters, first letter an ending loses after them): Kazakh writes журналист-тер
+    # as журналистер, журналист-тің as журналистің.
+    simplified: tuple[tuple[str, str], ...] = ()
 
     def classes_of(self, letter: str) -> str:
         return self.classes.get(letter, self.default_class)
@@ -97,7 +100,10 @@ class Paradigm:
             return candidate == stem
         if candidate.startswith(stem):
             tail = candidate[len(stem):]
-            return any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1]))
+            if any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1])):
+                return True
+            return any(stem.endswith(final) and tail and (lost + tail) in self.tails.get(cls, ())
+                       for final, lost in self.simplified for cls in self.classes_of(stem[-1]))
         voiced = self.voicing.get(stem[-1])
         if voiced and candidate.startswith(stem[:-1] + voiced):
             tail = candidate[len(stem):]
@@ -107,9 +113,10 @@ class Paradigm:
 
     def stems(self, word: str) -> set[str]:
         """The typed word, and what is left of it without an ending (so that a form typed
-        finds the others), at least 4 letters."""
+        finds the others), at least 5 letters: a shorter stem would be a guess (Раҳмон is not
+        Раҳм with a plural ending)."""
         found = {word}
-        for cut in range(2, len(word) - 3):
+        for cut in range(2, len(word) - 4):
             stem, tail = word[:-cut], word[-cut:]
             if any(tail in self.tails.get(cls, ()) for cls in self.classes_of(stem[-1])):
                 found.add(stem)
@@ -163,6 +170,7 @@ KAZAKH = Paradigm(
     after_possessive=_KK_AFTER_POSSESSIVE,
     possessive3=("с{ы,і}", "{ы,і}"),
     voicing={"к": "г", "п": "б"},  # қ and ғ are folded to к and г
+    simplified=(("ст", "т"),),
 )
 
 # -- Kyrgyz: four-way harmony (а е о ө / ы и у ү), the same consonant classes -------------------
@@ -198,17 +206,21 @@ KYRGYZ = Paradigm(
 )
 
 # -- Uzbek: no vowel harmony; Cyrillic and the official Latin alphabet ------------------------
-_UZ = {  # number, possession, case as written in Cyrillic / Latin
+_UZ = {  # number, possession, case as written in Cyrillic / Latin; the dative is -ка / -қа
+    # only after к / қ, ғ (-га elsewhere), and the letters that take it (folded: қ к, ғ г)
     "cyrl": (["лар"], ["и|си", "им|м", "инг|нг", "имиз|миз", "ингиз|нгиз", "лари"],
-             ["нинг", "ни", "га|ка|қа", "да", "дан", "даги", "гача|кача|қача", "дек", "дай", "ча"]),
+             ["нинг", "ни", "да", "дан", "даги", "дек", "дай", "ча"], ("га", "гача"), ("ка|қа", "кача|қача"), "кг"),
     "latn": (["lar"], ["i|si", "im|m", "ing|ng", "imiz|miz", "ingiz|ngiz", "lari"],
-             ["ning", "ni", "ga|ka|qa", "da", "dan", "dagi", "gacha|kacha|qacha", "dek", "day", "cha"]),
+             ["ning", "ni", "da", "dan", "dagi", "dek", "day", "cha"], ("ga", "gacha"), ("ka|qa", "kacha|qacha"), "kqg"),
 }
 
 
 def _uzbek(script: str) -> Paradigm:
-    number, possession, case = _UZ[script]
-    return Paradigm("uz", script, {}, [[{"X": "|".join(slot)}] for slot in (number, possession, case)],
+    number, possession, case, dative, after_k, k_letters = _UZ[script]
+    cases = [{"X": c, "K": c} for c in case] + [{"X": d, "K": f"{d}|{k}"} for d, k in zip(dative, after_k)]
+    return Paradigm("uz", script, {letter: "K" for letter in k_letters},
+                    [[{"X": "|".join(number), "K": "|".join(number)}],
+                     [{"X": "|".join(possession), "K": "|".join(possession)}], cases],
                     default_class="X")
 
 
@@ -285,6 +297,10 @@ RU_AFTER_CONSONANT = {"", "а", "у", "ом", "ым", "е", "ы", "и", "ов", 
 _SURNAME = re.compile(r"(ов|ев|ёв|ин|ын)$")
 # English inflection after the part a word and its form share (city / cit-ies, vote / vot-ed).
 EN_ENDINGS = {"", "s", "es", "ies", "ied", "ed", "d", "ing", "e", "y"}
+# Russian noun and adjective endings, as Snowball's Russian stemmer lists them: a form shares
+# the word's Snowball stem and differs from it by one of these (not by -ность, -ный ...).
+RU_ENDINGS = set("""а ев ов ие ье е иями ями ами еи ии и ией ей ой ий й иям ям ием ем ам ом о у ах иях ях ы ь ию ью ю ия
+    ья я ее ые ое ими ыми ым им его ого ему ому их ых ую юю ая яя ою ею ём ёв""".split()) | {""}
 _RUSSIAN_ENDINGS = sorted(RU_AFTER_CONSONANT - {""}, key=len, reverse=True)
 
 
@@ -319,7 +335,9 @@ class Snowball:
             # count only when what differs is an inflectional ending.
             return [(prefix, lambda candidate: self.stem(candidate) == stem
                      and candidate[len(commonprefix([word, candidate])):] in EN_ENDINGS)]
-        found = [(prefix, lambda candidate: self.stem(candidate) == stem)]
+        # Snowball also strips derivational endings (законный, законность -> закон): equal stems
+        # count only when the form is the stem plus an inflectional ending.
+        found = [(prefix, lambda candidate: self.stem(candidate) == stem and candidate[len(stem):] in RU_ENDINGS)]
         if self.code == "ru":
             for ending in _RUSSIAN_ENDINGS:
                 nominative = word[:-len(ending)]
@@ -332,7 +350,7 @@ class Snowball:
             return True
         # Snowball's equal stems count only where it does not cut the word short (президент
         # and президентом, not Токаев, which it cuts to тока).
-        return snowball_agrees and self.stem(candidate) == word
+        return snowball_agrees and self.stem(candidate) == word and candidate[len(word):] in RU_ENDINGS
 
 
 class Ukrainian:
