@@ -39,7 +39,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import yaml
 from bench_common import REPO, corpus_dir, machine, write_section
 
 from archive import finder
@@ -542,7 +541,7 @@ def main(argv=None) -> dict:
     lines += ["", "| size | " + " | ".join(sizes) + " |", "| --- |" + " --- |" * len(sizes)]
     for label, key in size_rows:
         lines.append(f"| {label} | " + " | ".join(f"{v[key] / 1e6:,.0f} MB" for v in sizes.values()) + " |")
-    lines += ["", f"Search: the search page's work (`archive/finder.py`: every word expanded into the forms and "
+    lines += ["", "Search: the search page's work (`archive/finder.py`: every word expanded into the forms and "
               "spellings the archive holds, count, facets, time chart, the ranked page of 100), {0} timed runs each "
               "after one untimed (whose time, `first`, includes reading the word list cold); raw = in this process "
               "on the file, Datasette = `GET /<db>/search.json?q=…` to a real `mediawatch serve` child process; "
