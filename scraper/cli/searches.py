@@ -9,9 +9,10 @@ from archive.store import Archive, ArchiveError
 
 @click.group()
 def searches():
-    """Save, list and remove named searches (listed at /<db>/saved with their feeds).
+    """Save, list and remove named searches (the Saved searches page).
 
-    The web UI only reads the archive: searches are saved here, on its machine.
+    Each is listed at /<db>/saved with its feed. The web UI only reads the archive:
+    searches are saved here, on its machine.
     """
 
 
