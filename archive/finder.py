@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 from archive.query import CachedExpander, Limits, LIMITS, Match, QueryError, WordList, compile_match
-from archive.search import INDEX, TERMS
+from archive.search import INDEX, SEARCH_FILTERS_INDEX, TERMS
 
 WINDOW = 20_000
 PAGE_SIZE = 100
@@ -181,6 +181,7 @@ class Results:
     periods: list[tuple[str, int]] = field(default_factory=list)   # ('2024-05' or '2024', matches)
     period: str = "month"
     notes: list[str] = field(default_factory=list)
+    matches: int | None = None        # matches of the words without the filters
 
     @property
     def pages(self) -> int | None:
@@ -220,7 +221,7 @@ def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, coun
             _count(conn, deadline, results, where, params, count_seconds, outlets or {})
             offset = (request.page - 1) * PAGE_SIZE
             if request.sort == "newest":
-                results.rows = _newest(conn, where, params, offset)
+                results.rows = _newest(conn, where, params, offset, results.matches)
             else:
                 results.rows = _ranked(conn, where, params, offset)
         except sqlite3.OperationalError as error:
@@ -247,7 +248,8 @@ def _recent(where: list[str]) -> str:
            f" LIMIT (SELECT max(id) / 8 FROM articles))) < (SELECT max(id) / 8 FROM articles)")
     return (f"SELECT rowid AS id FROM {INDEX} WHERE {INDEX} MATCH :match AND CASE WHEN {few}"
             f" THEN +rowid IN ({allowed})"
-            f" ELSE EXISTS (SELECT 1 FROM articles a WHERE a.id = {INDEX}.rowid AND {' AND '.join(where)}) END"
+            f" ELSE EXISTS (SELECT 1 FROM articles a INDEXED BY {SEARCH_FILTERS_INDEX}"
+            f" WHERE a.id = {INDEX}.rowid AND {' AND '.join(where)}) END"
             f" ORDER BY rowid DESC LIMIT {WINDOW}")
 
 
@@ -273,16 +275,27 @@ def _ranked(conn, where, params, offset: int) -> list[dict]:
     return _dicts(conn.execute(sql, params))
 
 
-def _newest(conn, where, params, offset: int) -> list[dict]:
-    conditions = " AND ".join(["a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match)", *where])
+# Up to this many matches, newest first sorts them (their dates read from the filters index);
+# beyond, it walks the articles by date, newest first, until a page of matches is found.
+SORT_MATCHES = 2_000
+
+
+def _newest(conn, where, params, offset: int, matches: int | None) -> list[dict]:
+    conditions = " AND ".join([f"a.id IN (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :match)", *where])
+    if matches is not None and matches <= SORT_MATCHES:
+        walk = SEARCH_FILTERS_INDEX
+    else:
+        walk = "articles_outlet_published" if "outlet" in params else "articles_published"
     ids = [row[0] for row in conn.execute(
-        f"SELECT a.id FROM articles a WHERE {conditions} ORDER BY a.published DESC, a.id DESC"
+        f"SELECT a.id FROM articles a INDEXED BY {walk} WHERE {conditions} ORDER BY a.published DESC, a.id DESC"
         f" LIMIT {PAGE_SIZE} OFFSET {offset}", params)]
     if not ids:
         return []
+    # The + keeps FTS5 from running the match once per id (a prefix query re-reads its document
+    # lists each time): one pass over the ids' range instead.
     marks = {row[0]: row[1:] for row in conn.execute(
-        f"SELECT rowid, {_marked()} FROM {INDEX} WHERE {INDEX} MATCH :match AND rowid IN ({','.join(map(str, ids))})",
-        params)}
+        f"SELECT rowid, {_marked()} FROM {INDEX} WHERE {INDEX} MATCH :match AND rowid BETWEEN {min(ids)} AND {max(ids)}"
+        f" AND +rowid IN ({','.join(map(str, ids))})", params)}
     rows = {row["id"]: row for row in _dicts(conn.execute(
         f"SELECT {_ROW_COLUMNS} FROM articles a WHERE a.id IN ({','.join(map(str, ids))})"))}
     out = []
@@ -293,15 +306,15 @@ def _newest(conn, where, params, offset: int) -> list[dict]:
     return out
 
 
-# Up to this many matches, counts, facets and chart cover every match (grouping them reads each
-# match's article row: about 0.1 s per 20,000); beyond, the WINDOW most recently archived.
-EXACT_FACETS = 50_000
+# Up to this many matches, counts, facets and chart cover every match (each match is looked up
+# in the filters index); beyond, the WINDOW most recently archived.
+EXACT_FACETS = WINDOW
 
 
 def _count(conn, deadline: Deadline, results: Results, where, params, seconds: float, outlets: dict) -> None:
     """Total, facets and the time chart, each within `seconds` or left out (and said so)."""
     group = ("SELECT a.outlet_id, coalesce(a.language, ''), a.kind, substr(a.published, 1, 7), count(*)"
-             " FROM articles a WHERE a.id IN ({ids}) {where} GROUP BY 1, 2, 3, 4")
+             f" FROM articles a INDEXED BY {SEARCH_FILTERS_INDEX} WHERE a.id IN ({{ids}}) {{where}} GROUP BY 1, 2, 3, 4")
     every = f"SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :match"
     condition = "".join(f" AND {c}" for c in where)
 
@@ -316,7 +329,7 @@ def _count(conn, deadline: Deadline, results: Results, where, params, seconds: f
 
     # Counting the matches reads the index only: fast even for a million.
     counted = bounded(f"SELECT count(*) FROM {INDEX} WHERE {INDEX} MATCH :match", seconds / 2)
-    matches = counted[0][0] if counted else None
+    matches = results.matches = counted[0][0] if counted else None
     grouped = None
     if matches is not None and matches <= EXACT_FACETS:
         grouped = bounded(group.format(ids=every, where=condition), seconds)
@@ -328,7 +341,8 @@ def _count(conn, deadline: Deadline, results: Results, where, params, seconds: f
         if not where:
             results.total = matches
         else:
-            total = bounded(f"SELECT count(*) FROM articles a WHERE a.id IN ({every}){condition}", seconds / 2)
+            total = bounded(f"SELECT count(*) FROM articles a INDEXED BY {SEARCH_FILTERS_INDEX}"
+                            f" WHERE a.id IN ({every}){condition}", seconds / 2)
             results.total = total[0][0] if total else None
         if results.total is None:
             results.notes.append("There are too many matches to count them in time.")

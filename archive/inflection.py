@@ -17,7 +17,10 @@ index stores it) a form of the typed word? Each language answers it with the bes
   is -ны, never -ты.
 
 Derivational suffixes (Путин → Путинцев, Путинский; Kazakh -лық, -шы) are not endings: a
-word built with them is another word, and is not found.
+word built with them is another word, and is not found. Nor are the possessives "my", "your"
+(singular) and "your" (plural, polite): news hardly uses them, and folded they make other
+words (Kazakh Россияң, "your Russia", folds to Russian россиян, "of Russians"); the 3rd person
+and "our" (Kazakh еліміз, "our country") are kept.
 """
 
 from __future__ import annotations
@@ -162,9 +165,7 @@ KAZAKH = Paradigm(
     [
         [{"V": "л{а,е}р", "S": "л{а,е}р", "N": "д{а,е}р", "Z": "д{а,е}р", "K": "т{а,е}р"}],  # plural
         [{"V": "с{ы,і}", "N": "{ы,і}", "S": "{ы,і}", "Z": "{ы,і}", "K": "{ы,і}"},           # 3rd person
-         {"V": "м|ң|м{ы,і}з|ң{ы,і}з", "N": "{ы,і}м|{ы,і}ң|{ы,і}м{ы,і}з|{ы,і}ң{ы,і}з",
-          "S": "{ы,і}м|{ы,і}ң|{ы,і}м{ы,і}з|{ы,і}ң{ы,і}з", "Z": "{ы,і}м|{ы,і}ң|{ы,і}м{ы,і}з|{ы,і}ң{ы,і}з",
-          "K": "{ы,і}м|{ы,і}ң|{ы,і}м{ы,і}з|{ы,і}ң{ы,і}з"}],
+         {"V": "м{ы,і}з", "N": "{ы,і}м{ы,і}з", "S": "{ы,і}м{ы,і}з", "Z": "{ы,і}м{ы,і}з", "K": "{ы,і}м{ы,і}з"}],
         _KK_CASE,
     ],
     after_possessive=_KK_AFTER_POSSESSIVE,
@@ -196,8 +197,7 @@ KYRGYZ = Paradigm(
     [
         [{"V": f"л{_A}р", "S": f"д{_A}р|л{_A}р", "K": f"т{_A}р"}],
         [{"V": f"с{_Y}", "S": _Y, "K": _Y},
-         {"V": f"м|ң|б{_Y}з|ң{_Y}з", "S": f"{_Y}м|{_Y}ң|{_Y}б{_Y}з|{_Y}ң{_Y}з",
-          "K": f"{_Y}м|{_Y}ң|{_Y}б{_Y}з|{_Y}ң{_Y}з"}],
+         {"V": f"б{_Y}з", "S": f"{_Y}б{_Y}з", "K": f"{_Y}б{_Y}з"}],
         _KY_CASE,
     ],
     after_possessive=_KY_AFTER_POSSESSIVE,
@@ -208,9 +208,9 @@ KYRGYZ = Paradigm(
 # -- Uzbek: no vowel harmony; Cyrillic and the official Latin alphabet ------------------------
 _UZ = {  # number, possession, case as written in Cyrillic / Latin; the dative is -ка / -қа
     # only after к / қ, ғ (-га elsewhere), and the letters that take it (folded: қ к, ғ г)
-    "cyrl": (["лар"], ["и|си", "им|м", "инг|нг", "имиз|миз", "ингиз|нгиз", "лари"],
+    "cyrl": (["лар"], ["и|си", "имиз|миз", "лари"],
              ["нинг", "ни", "да", "дан", "даги", "дек", "дай", "ча"], ("га", "гача"), ("ка|қа", "кача|қача"), "кг"),
-    "latn": (["lar"], ["i|si", "im|m", "ing|ng", "imiz|miz", "ingiz|ngiz", "lari"],
+    "latn": (["lar"], ["i|si", "imiz|miz", "lari"],
              ["ning", "ni", "da", "dan", "dagi", "dek", "day", "cha"], ("ga", "gacha"), ("ka|qa", "kacha|qacha"), "kqg"),
 }
 
@@ -233,7 +233,7 @@ TURKMEN = Paradigm(
     "tk", "latn", TK_CLASSES,
     [
         [{"V": "l{a,e}r", "C": "l{a,e}r"}],
-        [{"V": "s{y,i}|m|ň|m{y,i}z|ň{y,i}z", "C": "{y,i,u,ü}|{y,i,u,ü}m|{y,i,u,ü}ň|{y,i}m{y,i}z|{y,i}ň{y,i}z"},
+        [{"V": "s{y,i}|m{y,i}z", "C": "{y,i,u,ü}|{y,i}m{y,i}z"},
          {"V": "l{a,e}r{y,i}", "C": "l{a,e}r{y,i}"}],
         [{"V": "n{y,i,u,ü}ň", "C": "{y,i,u,ü}ň"}, {"V": "n{y,i}|{y,i}", "C": "{y,i}"},
          {"V": "{a,e}|g{a,e}|n{a,e}", "C": "{a,e}|g{a,e}|k{a,e}"}, {"V": "d{a,e}|nd{a,e}", "C": "d{a,e}|t{a,e}"},
@@ -250,7 +250,7 @@ TAJIK = Paradigm(
     "tg", "cyrl", TG_CLASSES,
     [
         [{"V": "ҳо|ён|вон|гон", "C": "ҳо|он|ён"}],
-        [{"V": "и|йи|ям|ят|яш|ямон|ятон|яшон", "C": "и|ам|ат|аш|амон|атон|ашон"}],
+        [{"V": "и|йи|яш|ямон|яшон", "C": "и|аш|амон|ашон"}],
         [{"V": "ро|е|ӣ", "C": "ро|е|ӣ"}],
     ],
 )

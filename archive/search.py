@@ -160,6 +160,14 @@ def _word_list_tables() -> list[str]:
     ]
 
 
+# The columns the search page filters, sorts and counts by, beside each article's id: reading
+# them for 20,000 matches from this narrow index takes milliseconds, from the articles rows
+# (kind, added last, is stored after the text) it took seconds.
+SEARCH_FILTERS_INDEX = "articles_search_filters"
+_FILTERS_INDEX_SQL = (f"CREATE INDEX IF NOT EXISTS {SEARCH_FILTERS_INDEX}"
+                      " ON articles(id, outlet_id, language, kind, published)")
+
+
 def _stored(conn, name: str) -> str | None:
     row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
     return row[0] if row else None
@@ -172,6 +180,7 @@ def create_search_index(conn) -> float | None:
     the conversion took, or None when everything was current."""
     for statement in _word_list_tables():
         conn.execute(statement)
+    conn.execute(_FILTERS_INDEX_SQL)
     _fill_spellings_in_python(conn)
     wanted = _triggers()
     current = (_stored(conn, INDEX) == _index_table()
