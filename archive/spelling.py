@@ -7,9 +7,10 @@ is how the word *sounds* in the romanisations analysts meet, reduced to what the
 
 - Cyrillic letter by letter (after archive.search.fold: қ→к, ң→н, ў→у ...): ж дж → j,
   х → h, ц → ts, ч → ch, ш щ → sh, ы и й → i, э е → e, ю → u, я → a, ъ ь dropped.
-- Latin: apostrophes dropped (Uzbek oʻ → u, gʻ → g first), zh dzh dj → j, kh x → h (Uzbek
-  x = х), q → k, w → v (Turkmen w = в), shch → sh, y before a vowel dropped (ye ya yo yu are
-  how English writes е я ё ю), any other y → i.
+- Latin: apostrophes dropped (Uzbek oʻ → u, gʻ → g first; BGN's ʹ ʺ too), zh dzh dj → j,
+  kh x → h (Uzbek x = х), q → k, w → v (Turkmen w = в), shch → sh, a j after a vowel and
+  before a consonant or the end is й (scholarly Zelenskij), y before a vowel dropped (ye ya yo
+  yu are how English writes е я ё ю), any other y → i.
 - In both: a doubled letter counts once (Мухаммед = Mukhamed).
 
 The key only *proposes* spellings in the other script. archive/query.py accepts one only when
@@ -40,7 +41,7 @@ _CYRILLIC_TO_KEY = {
     "ё": "e", "є": "e", "ї": "i", "ґ": "g", "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u",
     "ү": "u", "һ": "h", "і": "i", "ў": "u", "ҳ": "h", "ӣ": "i", "ӯ": "u", "ҷ": "j",
 }
-_APOSTROPHES = "'ʻʼ’‘`´"
+_APOSTROPHES = "'ʻʼ’‘`´ʹʺ"  # ʹ ʺ: BGN/PCGN's soft and hard signs (Navalʹnyy)
 _VOWELS = "aeiouy"
 _LATIN_DIGRAPHS = [("shch", "sh"), ("dzh", "j"), ("zh", "j"), ("dj", "j"), ("kh", "h"), ("x", "h"),
                    ("q", "k"), ("w", "v")]
@@ -81,6 +82,8 @@ def _latin_key(word: str) -> str:
     word = strip_marks(word)
     word = re.sub(f"o[{_APOSTROPHES}]", "u", word)
     word = re.sub(f"[{_APOSTROPHES}]", "", word)
+    # Scholarly j for й after a vowel, at the end or before a consonant (Zelenskij, Navalnyj).
+    word = re.sub(r"(?<=[aeiouy])j(?![aeiouy])", "y", word)
     for written, key in _LATIN_DIGRAPHS:
         word = word.replace(written, key)
     return _collapse(_latin_y(word))
@@ -100,6 +103,8 @@ def latin_variant_key(word: str) -> str:
     word = strip_marks(word.lower())
     word = re.sub(f"o[{_APOSTROPHES}]", "u", word)
     word = re.sub(f"[{_APOSTROPHES}]", "", word)
+    # ё is yo in most romanisations and ë in BGN's, which the index stores as e (Mirziyëyev).
+    word = word.replace("yo", "ye")
     for written, key in (("dzh", "j"), ("zh", "j"), ("kh", "h"), ("q", "k")):
         word = word.replace(written, key)
     word = re.sub(r"(?<=[aeiou])y(?=[aeiou])", "", word)

@@ -49,7 +49,7 @@ REPORT = REPO / "docs" / "search.md"
 JUDGED = REPO / "bench" / "search_judged.yml"
 LANGUAGE_NAMES = {"ru": "Russian", "uk": "Ukrainian", "kk": "Kazakh", "ky": "Kyrgyz", "uz": "Uzbek (Cyrillic)",
                   "uz-latn": "Uzbek (Latin)", "tg": "Tajik", "tk": "Turkmen", "en": "English",
-                  "kk-latn": "Kazakh (Latin)"}
+                  "kk-latn": "Kazakh (Latin)", "translit": "Latin by ICU BGN / cyrtranslit"}
 
 # -- the judged set ------------------------------------------------------------------------------
 
