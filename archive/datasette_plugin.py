@@ -15,6 +15,7 @@ any markup is added: archived text is never trusted as HTML.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from datasette import hookimpl
@@ -197,8 +198,8 @@ async def search_page(request, datasette):
     error, results = None, None
     try:
         search_request = SearchRequest.from_args(request.args)
-        if fmt == ".atom":
-            search_request = SearchRequest(**{**search_request.__dict__, "sort": "newest", "page": 1})
+        if fmt == ".atom":  # a feed lists the newest matches
+            search_request = replace(search_request, sort="newest", page=1)
         results = await db.execute_fn(lambda conn: finder.search(conn, search_request, db.path, outlets=outlets))
     except QueryError as exc:
         error = str(exc)
@@ -235,9 +236,8 @@ def _feed_response(request, datasette, database, results, error, outlets):
     if error:
         return Response.text(error, status=400)
     origin = f"{request.scheme}://{request.host}"
-    args = urlencode(results.request.args(sort="relevance", page=1))
-    page_url = origin + datasette.urls.path(f"/{database}/search") + (f"?{args}" if args else "")
     feed_args = urlencode(results.request.args(sort="relevance", page=1))
+    page_url = origin + datasette.urls.path(f"/{database}/search") + (f"?{feed_args}" if feed_args else "")
     entries = [{
         "id": f"mediawatch:article:{row['id']}", "title": row["title"],
         "updated": row["published"] or None, "link": row["url"],
@@ -305,7 +305,6 @@ async def alerts(request, datasette):
 
     db = _database(datasette, request)
     if request.url_vars.get("format") == ".atom":
-        request.url_vars["format"] = ".atom"
         return await search_page(request, datasette)
     query = ("?" + urlencode({"q": request.args.get("q")})) if request.args.get("q") else ""
     target = datasette.urls.path(f"/{db.name}/search") + query if query else datasette.urls.path(f"/{db.name}/saved")
