@@ -13,11 +13,7 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -28,7 +24,7 @@ from archive.serve import datasette_app
 from archive.store import Archive
 from scraper.registry.config import load_registry
 from scraper.registry.urls import url_key
-from tests.conftest import DEMO_DATA, run_mediawatch
+from tests.conftest import DEMO_DATA, run_mediawatch, served_archive
 
 SYNTHETIC = 1200
 QUERY = "Назарбаев"
@@ -125,31 +121,10 @@ def archive_db(tmp_path_factory):
     return db
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(archive_db):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "scraper.cli", "serve", str(archive_db), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"mediawatch serve did not start: {process.stdout.read().decode()[-2000:]}")
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
+    with served_archive(archive_db) as base:
+        yield base
 
 
 # -- through Datasette's test client -----------------------------------------------------------

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 
 from archive.serve import datasette_app
 from archive.store import Archive
-from tests.conftest import run_mediawatch
+from tests.conftest import run_mediawatch, served_archive
 
 DB = "demo"
 HOSTILE_URL = "javascript://www.azattyq.org/%0aalert(document.domain)//a/1.html"
@@ -152,31 +151,10 @@ async def test_only_http_urls_become_links_in_pages_and_feeds(archive):
 # -- hostile queries against a real server -------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(archive):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "scraper.cli", "serve", str(archive), "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("mediawatch serve did not start")
-            time.sleep(0.3)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
+    with served_archive(archive) as base:
+        yield base
 
 
 def timed_get(url: str) -> tuple[float, int, str]:
