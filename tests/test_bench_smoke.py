@@ -67,7 +67,7 @@ def test_search_quality_reports_recall_and_precision_of_today_and_the_new_search
     rows = dict(re.findall(rf"^\| (.+?) \| ({NUMBER}) \| {NUMBER} \| {NUMBER} \| {NUMBER} \|$", result.stdout, re.M))
     assert float(rows["today: the word as typed"]) < 0.5
     # The new search's own figures are the benchmark's to report; here only that they are there.
-    assert "**new: query-side expansion**" in rows and re.search(r"queries .* over 10 languages", result.stdout)
+    assert "**new: query-side expansion**" in rows and re.search(r"queries .* over \d+ languages", result.stdout)
 
 
 def test_run_all_knows_every_benchmark_script():
