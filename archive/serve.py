@@ -81,6 +81,15 @@ def datasette_app(db_path: str | Path, allow_sql: bool = False, immutable: bool 
                      template_dir=str(TEMPLATES))
 
 
+def upgrade(db_path: Path) -> None:
+    """Bring an archive made by an older version up to date before serving it (the search page
+    needs the current index and word list); Datasette itself only reads. Opening an archive
+    that is current changes nothing in it."""
+    from archive.store import Archive
+
+    Archive(db_path).close()
+
+
 class ServeError(RuntimeError):
     """The archive cannot be served; the message says why, and what to do about it."""
 
@@ -149,6 +158,8 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, allow_
 
     db_path = Path(db_path)
     immutable = check_archive(db_path)
+    if not immutable:
+        upgrade(db_path)
     datasette = datasette_app(db_path, allow_sql, immutable=immutable)
     asyncio.run(datasette.invoke_startup())
     sock = listen(host, port)

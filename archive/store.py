@@ -270,8 +270,9 @@ class Archive:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             for statement in _INDEXES_ON_ADDED_COLUMNS:
                 conn.execute(statement)
-            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded
-            # (archive/search.py); an archive with the older unfolded index is re-indexed once.
+            # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded,
+            # and its word list (archive/search.py); an archive with an older index is
+            # re-indexed once.
             create_search_index(conn)
 
     # -- outlets ---------------------------------------------------------------------------

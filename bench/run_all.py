@@ -31,6 +31,8 @@ SCRIPTS = {
     # Written by the backfill work; it has no small mode and always rewrites its own section.
     "backfill_bookkeeping": (["--http"], None),
     "search_tokenizers": ([], None),
+    # Recall and precision of one plain query on the judged set (writes docs/search.md).
+    "search_quality": ([], ["--no-doc"]),
     # The reliability work's kill -9 harness (a correctness check, not a timing; tested in CI).
     "kill9": ([], ["--rounds", "2", "--pages", "60"]),
     # Extraction quality against the offline corpus (writes docs/extraction.md in full mode).

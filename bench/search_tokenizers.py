@@ -8,7 +8,7 @@ the news sitemaps, recombined into article-length texts):
   index), so Тоқаев and Токаев are one word;
 - trigram: any substring, which also finds stems inside words and bare suffixes.
 
-Writes `## Measurements` in docs/search.md.
+Writes `## Measurements: tokenizers` in docs/search.md.
 
     python bench/search_tokenizers.py [--articles 20000]
 """
@@ -125,7 +125,7 @@ def main() -> None:
         shown = f"`{word_query}`" if word_query else "(not expressible)"
         lines.append(f"| {label} | {shown} | {cell(word or None)} | {cell(folded or None)} | `{trigram_query}` | {cell(trigram)} |")
     print("\n".join(lines))
-    write_section("Measurements", "\n".join(lines), REPORT)
+    write_section("Measurements: tokenizers", "\n".join(lines), REPORT)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -67,3 +71,29 @@ def run_mediawatch(args: list[str], mirror: MirrorServer | None = None, timeout:
 
 def pattern_route(host: str, path: str, file: Path) -> Route:
     return Route(host=re.compile(host), path=re.compile(path), file=file)
+
+
+@contextlib.contextmanager
+def served_archive(db: Path):
+    """A real `mediawatch serve DB` child process on a free port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "scraper.cli", "serve", str(db), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"mediawatch serve did not start: {process.stdout.read().decode()[-2000:]}")
+            time.sleep(0.3)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

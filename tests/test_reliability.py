@@ -313,10 +313,12 @@ async def test_archived_html_is_never_rendered(hostile_archive):
     from archive.serve import datasette_app
 
     client = datasette_app(hostile_archive).client
-    for path in ("/archive/articles", "/archive/articles/1", "/archive/raw_pages", "/archive/raw_pages/1",
-                 "/archive/articles?_search=Body"):
+    for path in ("/archive/articles", "/archive/articles/1", "/archive/articles?_search=Body", "/archive/search?q=Body"):
         response = await client.get(path)
         assert response.status_code == 200, path
         assert "<script>alert" not in response.text, path
+    for path in ("/archive/raw_pages", "/archive/raw_pages/1"):  # the fetched pages are not served at all
+        response = await client.get(path)
+        assert response.status_code == 403 and "<script>alert" not in response.text, path
     article = (await client.get("/archive/articles/1")).text
     assert "&lt;script&gt;alert(" in article  # shown as text

@@ -67,3 +67,42 @@ def test_an_archive_with_the_older_unfolded_index_is_reindexed_when_opened(tmp_p
         assert sorted(found(archive, "Токаев")) == ["[Тоқаев]", "[Тоқаев] тағы"]
         assert archive.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
                                     " AND name IN ('articles_ai', 'articles_ad', 'articles_au')").fetchone()[0] == 0
+
+
+def test_an_archive_with_the_index_of_the_previous_version_is_converted_once_when_opened(tmp_path):
+    path = tmp_path / "previous.db"
+    with Archive(path) as archive:
+        store(archive, 1, "Тоқаев сөйледі", "Мәтін")
+        with archive.write() as conn:  # as the previous version left it: no word list, content='articles'
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                conn.execute(f"DROP TRIGGER {name}")
+            conn.execute(f"DROP TABLE {INDEX}")
+            conn.execute("DROP TABLE search_terms")
+            conn.execute(f"CREATE VIRTUAL TABLE {INDEX} USING fts5(title, text, content='articles', content_rowid='id',"
+                         " tokenize='unicode61 remove_diacritics 2')")
+            conn.execute(f"INSERT INTO {INDEX}(rowid, title, text) SELECT id, title, text FROM articles")
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT sql FROM sqlite_master WHERE name = ?", (INDEX,)).fetchone()[0].count("content='articles'")
+    raw.close()
+    with Archive(path) as archive:
+        declaration = archive.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (INDEX,)).fetchone()[0]
+        assert 'content="articles"' in declaration  # the form Datasette and sqlite-utils detect
+        assert archive.db["articles"].detect_fts() == INDEX
+        assert found(archive, "Токаев") == ["[Тоқаев] сөйледі"]
+        terms = dict(archive.conn.execute("SELECT term, spelling FROM search_terms WHERE term <> ''"))
+        assert terms["токаев"] == "tokaev" and terms["сойледи"]
+
+
+def test_words_written_by_plain_sqlite_reach_the_word_list_and_get_their_spelling_on_open(tmp_path):
+    path = tmp_path / "a.db"
+    Archive(path).close()
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute("INSERT INTO articles (url, url_key, title, text, first_seen, fetched_at, updated_at)"
+                    " VALUES ('u', 'k', 'Жапаров', 'Мирзиёев', 'n', 'n', 'n')")
+    assert dict(raw.execute("SELECT term, spelling FROM search_terms WHERE term <> ''")) == {
+        "жапаров": None, "мирзиеев": None}  # words listed by the triggers, in plain SQL
+    raw.close()
+    with Archive(path) as archive:
+        assert dict(archive.conn.execute("SELECT term, spelling FROM search_terms WHERE term <> ''")) == {
+            "жапаров": "japarov", "мирзиеев": "mirziev"}

@@ -92,5 +92,10 @@ for command in (crawl.crawl, crawl.backfill, crawl.outlets, archive.serve, archi
     cli.add_command(command)
 
 
+from scraper.cli.searches import searches  # noqa: E402  (a command group in its own module)
+
+cli.add_command(searches)
+
+
 def main() -> None:
     cli(prog_name="mediawatch")
