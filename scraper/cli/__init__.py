@@ -14,9 +14,11 @@ DEFAULT_DB = "mediawatch.db"
 
 
 class Context:
-    def __init__(self, outlets_path: str | None, db: str):
+    def __init__(self, outlets_path: str | None, db: str, cluster_path: str | None = None):
         self.outlets_path = outlets_path
         self.db = Path(db)
+        # Several crawl hosts (docs/scale-out.md): schedule, run and schedule list use them.
+        self.cluster_path = cluster_path
         self._registry: Registry | None = None
 
     def select(self, outlet_ids) -> list:
@@ -52,11 +54,14 @@ class Context:
               help="Outlet registry YAML (default: the bundled RFE/RL registry).")
 @click.option("--db", default=DEFAULT_DB, envvar="MEDIAWATCH_DB", show_default=True,
               type=click.Path(dir_okay=False), help="Archive SQLite file.")
+@click.option("--cluster", "cluster_path", type=click.Path(dir_okay=False), envvar="MEDIAWATCH_CLUSTER",
+              help="Cluster file: crawl hosts running Scrapyd, Redis (see docs/scale-out.md). With it, "
+                   "schedule and run crawl on the hosts.")
 @click.version_option(package_name="mediawatch")
 @click.pass_context
-def cli(ctx, outlets_path, db):
+def cli(ctx, outlets_path, db, cluster_path):
     """Crawl news outlets into a searchable SQLite archive and browse it in Datasette."""
-    ctx.obj = Context(outlets_path, db)
+    ctx.obj = Context(outlets_path, db, cluster_path)
 
 
 @cli.command()
@@ -269,7 +274,12 @@ def schedule(ctx, jobs, logs, time_limit, max_crawls, stop_grace):
     configure_logging()
     _lenient_registry(ctx.obj)  # a file that cannot be read at all stops here, before anything starts
     try:
-        SchedulerService(ctx.obj.schedule_config).run()
+        if ctx.obj.cluster_path:
+            from scraper.cli.cluster import cluster_service
+
+            cluster_service(ctx.obj).run()
+        else:
+            SchedulerService(ctx.obj.schedule_config).run()
     except LockHeld as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -284,12 +294,21 @@ def schedule_list(obj: Context):
     registry = _lenient_registry(obj)
     pid = scheduler_pid(config)
     click.echo(f"scheduler: {f'running (pid {pid})' if pid else 'not running'}; jobs in {config.jobs_path}")
-    rows = schedule_table(config, registry)
-    click.echo(f"{'outlet':<18} {'schedule':<16} {'state':<8} {'next run':<21} last run")
+    if obj.cluster_path:
+        from scraper.cli.cluster import cluster_schedule_rows
+
+        rows = cluster_schedule_rows(obj, registry)
+    else:
+        rows = schedule_table(config, registry)
+    host_heading = f"{'host':<14} " if obj.cluster_path else ""
+    click.echo(f"{'outlet':<18} {'schedule':<16} {host_heading}{'state':<8} {'next run':<21} last run")
     for row in rows:
         last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
         state = "paused" if row["paused"] else "active"
-        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {state:<8} {row['next_run'] or '-':<21} {last}")
+        host = f"{row['host'] + ('*' if row['pinned'] else ''):<14} " if obj.cluster_path else ""
+        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {host}{state:<8} {row['next_run'] or '-':<21} {last}")
+    if obj.cluster_path and any(row["pinned"] for row in rows):
+        click.echo("* pinned in the cluster file")
     pending = [row["outlet"] for row in rows if not row["applied"]]
     if pending:
         click.echo(f"not yet applied (start the scheduler, or reload it with SIGHUP): {', '.join(pending)}")
@@ -316,7 +335,8 @@ def run(obj: Context, outlet_id, deep, logs, time_limit):
 
     The crawl runs in its own process with a time limit and a log file, like a scheduled
     run, even if the outlet is paused. It does not start if the outlet is being crawled
-    already. Ctrl+C asks the crawl to finish cleanly.
+    already. Ctrl+C asks the crawl to finish cleanly. With --cluster, the crawl is a Scrapyd
+    job on the outlet's crawl host, followed until its run is in the archive.
     """
     import signal
 
@@ -327,7 +347,12 @@ def run(obj: Context, outlet_id, deep, logs, time_limit):
         raise click.ClickException(f"outlet '{outlet_id}' has no deep_crawl entry in {obj.registry.path}")
     # SIGTERM (from a service manager) stops the crawl as cleanly as Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    runner = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit))
+    if obj.cluster_path:
+        from scraper.cli.cluster import cluster_runner
+
+        runner = cluster_runner(obj, _schedule_config(obj, logs=logs, time_limit=time_limit))
+    else:
+        runner = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit))
     outcome = runner.run(outlet_id, outlet.deep_crawl.days if deep else None)
     click.echo(outcome.summary(), err=outcome.run is None)
     sys.exit(outcome.exit_code if outcome.exit_code >= 0 else 1)
@@ -483,3 +508,6 @@ def reextract(obj: Context, outlet_ids, since, workers):
 def main() -> None:
     cli(prog_name="mediawatch")
 
+
+# Commands of several crawl hosts (deploy, writer, publisher, cluster ...): their own module.
+from scraper.cli import cluster as _cluster_commands  # noqa: E402,F401

@@ -64,7 +64,7 @@ MIN_DOWNLOAD_DELAY_S = 0.01
 HOSTED_SETTINGS = {
     "SPIDER_MODULES": ["scraper.cluster.hosted"],
     "NEWSPIDER_MODULE": "scraper.cluster.hosted",
-    "EXTENSIONS": {**BASE_SETTINGS["EXTENSIONS"], "scraper.cluster.lease.LeaseKeeper": 100},
+    "EXTENSIONS": {**BASE_SETTINGS["EXTENSIONS"], "scraper.cluster.hosted.HostedRun": 100},
     "MEDIAWATCH_HOST": "",
     "MEDIAWATCH_REDIS_URL": "",
     # A crawl host that dies keeps its outlets' leases this long at most.
