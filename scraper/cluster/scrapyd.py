@@ -65,11 +65,11 @@ class Scrapyd:
 
     def schedule(self, spider: str, job_id: str, *, version: str | None = None, settings: dict | None = None,
                  args: dict | None = None) -> str:
-        form = [("project", self.project), ("spider", spider), ("jobid", job_id)]
+        form: dict = {name: str(value) for name, value in (args or {}).items() if value is not None}
+        form.update(project=self.project, spider=spider, jobid=job_id)
         if version:
-            form.append(("_version", version))
-        form += [("setting", f"{name}={value}") for name, value in (settings or {}).items()]
-        form += [(name, str(value)) for name, value in (args or {}).items() if value is not None]
+            form["_version"] = version
+        form["setting"] = [f"{name}={value}" for name, value in (settings or {}).items()]
         return self._call("POST", "schedule.json", data=form)["jobid"]
 
     def jobs(self) -> dict:
