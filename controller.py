@@ -172,7 +172,9 @@ class ScrapydRunner:
         finally:
             with self._lock:
                 self._jobs.pop(job_id, None)
-        run = None if self._stopping else self._settled_run(host.name, job_id)
+        # A job lost with its host has no end on its way (its spool closes the run when the
+        # host crawls again): no point waiting for one.
+        run = None if self._stopping or problem else self._settled_run(host.name, job_id)
         if run is None:
             run = self._run_row(host.name, job_id)
         message = problem or ""
