@@ -85,11 +85,12 @@ class HostWatch:
                 self._apis[host] = Scrapyd(self.cluster.host(host), self.cluster.project)
             return self._apis[host]
 
-    def jobs(self, host: str, max_age: float) -> tuple[dict | None, str | None]:
-        """(job lists, None) or (None, why the host could not be asked)."""
+    def jobs(self, host: str, max_age: float, not_before: float = 0.0) -> tuple[dict | None, str | None]:
+        """(job lists, None) or (None, why the host could not be asked). A cached answer is
+        used if younger than `max_age` and fetched after `not_before` (time.monotonic())."""
         with self._lock:
             cached = self._cache.get(host)
-        if cached and time.monotonic() - cached[0] < max_age:
+        if cached and time.monotonic() - cached[0] < max_age and cached[0] > not_before:
             return cached[1], cached[2]
         try:
             jobs, error = self.api(host).jobs(), None
@@ -99,9 +100,9 @@ class HostWatch:
             self._cache[host] = (time.monotonic(), jobs, error)
         return jobs, error
 
-    def state(self, host: str, job_id: str, max_age: float) -> tuple[str | None, str | None]:
+    def state(self, host: str, job_id: str, max_age: float, not_before: float = 0.0) -> tuple[str | None, str | None]:
         """('pending' | 'running' | 'finished' | 'unknown', None), or (None, error)."""
-        jobs, error = self.jobs(host, max_age)
+        jobs, error = self.jobs(host, max_age, not_before)
         if jobs is None:
             return None, error
         for state in ("running", "pending", "finished"):
@@ -188,9 +189,11 @@ class ScrapydRunner:
         """Wait for the job to end, cancelling it when it overruns; a problem, or None."""
         poll = self.cluster.poll_seconds
         queued_at, running_since, unreachable_since, cancelled_at = time.monotonic(), None, None, None
+        unknown_since = None
         limit = self.config.time_limit
         while True:
-            state, error = self.watch.state(host, job_id, max_age=poll / 2)
+            # Only job lists fetched after the job was scheduled can know it.
+            state, error = self.watch.state(host, job_id, max_age=poll / 2, not_before=queued_at)
             now = time.monotonic()
             if state is None:
                 unreachable_since = unreachable_since or now
@@ -201,7 +204,11 @@ class ScrapydRunner:
             if state == "finished":
                 return None
             if state == "unknown":
-                return f"Scrapyd on {host} no longer knows job {job_id} (restarted?)"
+                unknown_since = unknown_since or now
+                if now - unknown_since >= max(3 * poll, 2.0):
+                    return f"Scrapyd on {host} no longer knows job {job_id} (restarted?)"
+            else:
+                unknown_since = None
             if state == "pending" and now - queued_at > limit:
                 self._cancel(host, job_id, "INT")
                 return f"job {job_id} waited in {host}'s queue longer than the time limit ({limit} s); removed"

@@ -243,3 +243,23 @@ def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):
     assert done and done[0] == ("h2", "ok", 2), (done, output[-3000:])
     assert [(h, s) for h, s, _ in hosts] == [("h1", "up"), ("h2", "up"), ("h3", "up")], output[-2000:]
     assert "scheduler stopped" in output
+
+
+async def test_dashboard_shows_host_health_and_writer_lag_only_for_a_cluster_archive(rig, tmp_path):
+    from archive.serve import datasette_app
+    from archive.store import Archive
+
+    client = datasette_app(rig.central).client
+    name = rig.central.stem
+    page = (await client.get("/-/dashboard")).text
+    assert "Crawl hosts and the writer&#39;s lag" in page or "Crawl hosts and the writer's lag" in page
+    assert "Crawl runs per host" in page and "not yet in the archive" in page
+    hosts = (await client.get(f"/{name}/dashboard_hosts.json?_shape=array")).json()
+    assert [row["host"] for row in hosts] == ["h1", "h2", "h3"]
+    assert all(row["state"] == "up" and row["applied"] == row["stored"] and row["behind"] == 0 for row in hosts), hosts
+    runs = (await client.get(f"/{name}/dashboard_host_runs.json?_shape=array")).json()
+    assert {row["host"] for row in runs} == {"h1", "h2", "h3"}
+    # A single-host archive has no such tables, and its dashboard no such cards.
+    Archive(tmp_path / "single.db").close()
+    single = (await datasette_app(tmp_path / "single.db").client.get("/-/dashboard")).text
+    assert "Articles per day" in single and "Crawl hosts" not in single and "Crawl runs per host" not in single
