@@ -401,6 +401,14 @@ class ClusterRig:
         self.redis_process.terminate()
         self.redis_process.wait(timeout=30)
 
+    def wipe_redis(self) -> None:
+        """Stop Redis and start it with nothing: its append-only file and snapshot deleted."""
+        self.stop_redis()
+        for path in self.redis_socket.parent.iterdir():
+            if path.name not in ("redis.out",):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.start_redis()
+
     def start_writer(self) -> None:
         with open(self.root / "writer.out", "ab") as out:
             self.writer_process = subprocess.Popen(

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -210,6 +211,30 @@ def test_three_hosts_lose_and_duplicate_nothing(rig, tmp_path):
     assert_archive_consistent(rig)
     assert len(articles(rig.central)) == 63
     print(f"5. outlet moved h3 -> h2: {time.monotonic() - started:.0f} s")
+
+    # 6. Redis loses everything while events wait for a stopped writer: the spools send them again.
+    rig.stop_writer()
+    sites.articles["tk"] = 9
+    runner = rig.runner()
+    runner.use(replace(runner.cluster, settle_seconds=1))  # no writer to wait for
+    waiting = rig.run_outlets(["tk"], runner)["tk"]
+    assert waiting.run is None  # its run and pages are in Redis, not applied
+    sent = lambda: int(rig.redis().hget("mediawatch:published", "h1") or 0)  # noqa: E731
+    deadline = time.monotonic() + 30
+    while sent() < query(rig.hosts["h1"].spool, "SELECT max(seq) FROM outbox")[0][0] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rig.wipe_redis()
+    # Publishers beat their heartbeats at once, but no stream is left, nor the writer's positions.
+    assert not [key for key in rig.redis().keys() if key.startswith(b"mediawatch:spool:")]
+    assert rig.redis().hgetall("mediawatch:applied") == {}
+    rig.start_writer()
+    rig.wait_caught_up()
+    tk_runs = query(rig.central, "SELECT status, pages_fetched FROM crawl_runs WHERE outlet_id = 'tk' ORDER BY id")
+    assert tk_runs[-1] == ("ok", 4), tk_runs
+    assert len(articles(rig.central)) == 67
+    assert sorted(v for k, v in mirror.article_hits().items() if k[0].startswith("tk.")) == [1] * 9
+    assert_archive_consistent(rig)
+    print(f"6. Redis restarted empty: {time.monotonic() - started:.0f} s")
 
 
 def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):

@@ -104,9 +104,9 @@ def deploy(obj: Context, host_names, build_egg):
               help="Events per transaction.")
 @click.pass_obj
 def writer(obj: Context, replay, until_idle, batch):
-    """Apply what the crawl hosts stored to the archive (--db), from Redis.
+    """Apply what the crawl hosts stored (from Redis) to the archive.
 
-    The one process that writes the central archive in a cluster: pages and articles
+    Writes the archive given with --db: the one process that writes the central archive in a cluster: pages and articles
     (upserts on the URL key), runs (their counts as the host recorded them), errors.
     Idempotent, and it resumes where it stopped. SIGTERM or Ctrl+C stops it after the
     batch in hand.
@@ -133,9 +133,9 @@ def writer(obj: Context, replay, until_idle, batch):
               help="Stop once everything is sent and nothing new came for this long.")
 @click.pass_obj
 def publisher(obj: Context, host_name, until_idle):
-    """Send this crawl host's spool to Redis, for the writer (run it beside Scrapyd).
+    """Send this crawl host's spool to Redis, for the writer.
 
-    Sends every page, run and error the host's crawls stored, in order and once; when
+    Runs beside Scrapyd on each crawl host. Sends every page, run and error the host's crawls stored, in order and once; when
     Redis is away it waits and sends everything when it is back.
     """
     from scraper.cluster.publisher import Publisher
@@ -173,7 +173,7 @@ def _stop_when_idle(worker, stop: threading.Event, seconds: float) -> None:
 
 @cli.group()
 def cluster():
-    """Inspect the crawl hosts: status, placement, Scrapyd configuration."""
+    """Crawl hosts: their status, outlets and Scrapyd configuration."""
 
 
 @cluster.command("status")

@@ -45,6 +45,7 @@ class Publisher:
         self.poll_seconds = poll_seconds
         self.client = bus.connect(redis_url)
         self._waiting_for_writer = False
+        self._resending = False
 
     def close(self) -> None:
         self.spool.close()
@@ -92,9 +93,13 @@ class Publisher:
                 self._heartbeat(noted, last)
                 return 0
             start = max(top, int(applied))
-            logger.warning("Redis lost events %d-%d of this host; sending again from %d (the writer has up to %s)",
-                           top + 1, noted, start + 1, int(applied))
+            if not self._resending:
+                logger.warning("Redis lost events %d-%d of this host; sending again from %d (the writer has up to %s)",
+                               top + 1, noted, start + 1, int(applied))
+            self._resending = True
             self._waiting_for_writer = False
+        else:
+            self._resending = False
         events, read_to = self.spool.events(start, BATCH)
         if events:
             pipe = client.pipeline(transaction=False)
