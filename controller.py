@@ -32,11 +32,11 @@ from archive.store import Archive, utcnow
 from scheduler import DEEP_SUFFIX, HUNG_MARGIN_SECONDS, ScheduleConfig, SchedulerService, schedule_table
 from scraper.cluster import bus
 from scraper.cluster.config import ClusterConfig, ClusterConfigError, load_cluster
-from scraper.cluster.deploy import deploy_version
+from scraper.cluster.deploy import deploy_version, outlet_fingerprint
 from scraper.cluster.lease import lease_holder
 from scraper.cluster.scrapyd import Scrapyd, ScrapydError
 from scraper.cluster.tables import ensure_tables
-from scraper.registry.config import Registry
+from scraper.registry.config import DEFAULT_REGISTRY, Registry, load_registry
 
 logger = logging.getLogger("mediawatch.controller")
 
@@ -146,7 +146,8 @@ class ScrapydRunner:
         if waiting:
             return JobOutcome(outlet_id, host.name, None, None, waiting)
         job_id = f"{outlet_id}{'-deep' if deep_days else ''}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-        args = {"outlet": outlet_id, "registry": host.registry, "handover": "1" if handover else None}
+        args = {"outlet": outlet_id, "registry": host.registry, "handover": "1" if handover else None,
+                "entry": self._entry_fingerprint(outlet_id)}
         if deep_days:
             since = datetime.now(timezone.utc).date() - timedelta(days=deep_days)
             args.update(mode="backfill", since=since.isoformat())
@@ -184,6 +185,16 @@ class ScrapydRunner:
         elif run is not None and run["status"] == "running":
             message = message or "the run's end has not reached the archive yet (writer lag)"
         return JobOutcome(outlet_id, host.name, job_id, run, message)
+
+    def _entry_fingerprint(self, outlet_id: str) -> str | None:
+        """The fingerprint of the outlet's entry in the controller's registry (re-read when the
+        file changes), for the host to check its own copy against."""
+        path = self.config.registry_path or DEFAULT_REGISTRY
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if getattr(self, "_registry_stamp", None) != stamp:
+            self._registry, self._registry_stamp = load_registry(path, strict=False), stamp
+        outlet = self._registry.outlets.get(outlet_id)
+        return outlet_fingerprint(self._registry, outlet) if outlet else None
 
     def _follow(self, host: str, job_id: str) -> str | None:
         """Wait for the job to end, cancelling it when it overruns; a problem, or None."""

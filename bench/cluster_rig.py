@@ -243,6 +243,8 @@ class Host:
     scrapyd: subprocess.Popen | None = None
     publisher: subprocess.Popen | None = None
     bridge: Bridge | None = None
+    # The registry file this host reads, when not the rig's (see write_cluster_file).
+    registry: Path | None = None
 
     @property
     def socket(self) -> Path:
@@ -319,6 +321,8 @@ class ClusterRig:
         for host in self.hosts.values():
             lines += [f"  {host.name}:", f"    url: http://{host.name}:6800", f"    socket: {host.socket}",
                       f"    spool: {host.spool}"]
+            if host.registry:
+                lines.append(f"    registry: {host.registry}")
         if self.pins:
             lines.append("pins:")
             lines += [f"  {outlet}: {host}" for outlet, host in self.pins.items()]

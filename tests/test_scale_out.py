@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -74,6 +75,8 @@ def rig(tmp_path_factory):
     sites = Sites(demo_pages(), {outlet: 5 for outlet in OUTLETS})
     with ClusterRig(tmp_path_factory.mktemp("cluster"), sites) as cluster:
         print(f"\ncrawl hosts: {cluster.isolation}")
+        if "namespace" not in cluster.isolation:
+            warnings.warn(f"scale-out tests: crawl hosts are {cluster.isolation}")
         yield cluster
 
 
@@ -240,6 +243,9 @@ def test_three_hosts_lose_and_duplicate_nothing(rig, tmp_path):
 def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):
     """`mediawatch schedule --cluster`: the scheduler dispatching to Scrapyd on the cron."""
     rig.sites.articles["tg"] = 7
+    already = query(rig.central, "SELECT count(*) FROM articles WHERE outlet_id = 'tg'")[0][0] \
+        if rig.central.exists() else 0
+    first_run = query(rig.central, "SELECT coalesce(max(id), 0) FROM crawl_runs")[0][0] if rig.central.exists() else 0
     registry = rig.root / "every-few-seconds.yml"
     registry.write_text(rig.registry.read_text().replace(
         "    sources: [{kind: feed, url: 'http://tg.cluster.test/feed.xml'}]",
@@ -254,7 +260,7 @@ def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):
         done = []
         while time.monotonic() < deadline and not done:
             done = query(rig.central, "SELECT host, status, pages_fetched FROM crawl_runs WHERE outlet_id = 'tg'"
-                                      " AND status != 'running' AND id > 6")
+                                      " AND status != 'running' AND id > ?", (first_run,))
             time.sleep(0.5)
         hosts = []
         while time.monotonic() < deadline and len(hosts) < 3:
@@ -265,7 +271,7 @@ def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):
         controller.send_signal(signal.SIGTERM)
         output = controller.communicate(timeout=60)[0]
     assert controller.returncode == 0, output
-    assert done and done[0] == ("h2", "ok", 2), (done, output[-3000:])
+    assert done and done[0] == ("h2", "ok", 7 - already), (done, output[-3000:])
     assert [(h, s) for h, s, _ in hosts] == [("h1", "up"), ("h2", "up"), ("h3", "up")], output[-2000:]
     assert "scheduler stopped" in output
 
@@ -283,8 +289,53 @@ async def test_dashboard_shows_host_health_and_writer_lag_only_for_a_cluster_arc
     assert [row["host"] for row in hosts] == ["h1", "h2", "h3"]
     assert all(row["state"] == "up" and row["applied"] == row["stored"] and row["behind"] == 0 for row in hosts), hosts
     runs = (await client.get(f"/{name}/dashboard_host_runs.json?_shape=array")).json()
-    assert {row["host"] for row in runs} == {"h1", "h2", "h3"}
+    assert runs and {row["host"] for row in runs} <= {"h1", "h2", "h3"}
+    assert all(row["runs"] > 0 for row in runs)
     # A single-host archive has no such tables, and its dashboard no such cards.
     Archive(tmp_path / "single.db").close()
     single = (await datasette_app(tmp_path / "single.db").client.get("/-/dashboard")).text
     assert "Articles per day" in single and "Crawl hosts" not in single and "Crawl runs per host" not in single
+
+
+def test_time_limit_and_stop_reach_the_crawl_through_scrapyd(rig):
+    """The crawl stops itself at the controller's time limit; stopping the controller cancels
+    its jobs through Scrapyd (cancel.json), and the run ends as interrupted, its pages kept."""
+    rig.sites.articles["ky"], rig.sites.delay["ky"] = 75, 1.0
+    limited = rig.run_outlets(["ky"], rig.runner(time_limit=4))["ky"]
+    assert limited.run["status"] == "timed out", limited.summary()
+    assert 0 < limited.run["pages_fetched"] < 60, limited.summary()
+
+    runner = rig.runner()
+    outcome = {}
+    crawl = threading.Thread(target=lambda: outcome.update(rig.run_outlets(["ky"], runner)))
+    crawl.start()
+    before = spool_pages(rig, "h2")
+    deadline = time.monotonic() + 60
+    while spool_pages(rig, "h2") < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopping = time.monotonic()
+    runner.stop_all()
+    crawl.join(timeout=60)
+    assert time.monotonic() - stopping < 30
+    rig.wait_caught_up()
+    job = outcome["ky"].job_id
+    status, pages, message = query(rig.central, "SELECT status, pages_fetched, message FROM crawl_runs WHERE job_id = ?",
+                                   (job,))[0]
+    assert status == "interrupted" and pages >= 2, (status, pages, message)
+    rig.sites.delay["ky"] = 0
+    assert_archive_consistent(rig)
+
+
+def test_a_host_whose_registry_says_otherwise_of_an_outlet_refuses_its_job(rig):
+    other = rig.root / "h3-outlets.yml"
+    other.write_text(rig.registry.read_text().replace("concurrency: 2", "concurrency: 9"), encoding="utf-8")
+    rig.hosts["h3"].registry = other
+    rig.write_cluster_file()
+    try:
+        refused = rig.run_outlets(["kk"], rig.runner())["kk"]
+    finally:
+        rig.hosts["h3"].registry = None
+        rig.write_cluster_file()
+    assert refused.run is None
+    assert "is not the controller's" in refused.message and "copy the controller's registry" in refused.message, \
+        refused.message

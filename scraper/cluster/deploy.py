@@ -16,6 +16,7 @@ message saying which; the controller schedules every job with the version it com
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import io
@@ -45,6 +46,19 @@ def code_fingerprint() -> str:
             digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\x00".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def outlet_fingerprint(registry, outlet) -> str:
+    """12 hex digits over an outlet's entry as loaded (and the registry's User-Agent), less
+    its schedules (the controller's business, not the crawl's): the controller sends it with
+    each job, and a host whose registry file says otherwise of the outlet refuses the job
+    rather than crawl it another way."""
+    unscheduled = {"schedule": "", "deep_crawl": None}
+    if dataclasses.is_dataclass(outlet):
+        outlet = dataclasses.replace(outlet, **unscheduled)
+    else:  # a pydantic model
+        outlet = outlet.model_copy(update=unscheduled)
+    return hashlib.sha256(f"{registry.user_agent}\x00{outlet!r}".encode("utf-8")).hexdigest()[:12]
 
 
 def deploy_version() -> str:

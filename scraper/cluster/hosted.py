@@ -10,8 +10,9 @@ spider, middlewares and pipeline, writing the spool.
 
 Arguments: ``outlet`` (required), ``registry`` (default: the bundled one), ``mode``
 (incremental or backfill), ``since`` / ``until`` (YYYY-MM-DD) and ``limit`` for a backfill,
-``handover`` (1: first import the pages another host archived, see controller.py). Scrapyd
-adds ``_job``. Settings the controller passes: MEDIAWATCH_ARCHIVE (the spool),
+``handover`` (1: first import the pages another host archived, see controller.py), ``entry``
+(the controller's fingerprint of the outlet's registry entry: a host whose registry differs
+refuses the job). Scrapyd adds ``_job``. Settings the controller passes: MEDIAWATCH_ARCHIVE (the spool),
 MEDIAWATCH_HOST, MEDIAWATCH_REDIS_URL, MEDIAWATCH_LEASE_SECONDS.
 """
 
@@ -28,6 +29,7 @@ from twisted.internet.threads import deferToThread
 
 from archive.frontier import Selection
 from scraper.cluster import bus
+from scraper.cluster.deploy import outlet_fingerprint
 from scraper.cluster.lease import Lease
 from scraper.cluster.spool import Spool
 from scraper.crawl.locks import OutletLock
@@ -82,7 +84,8 @@ class HostedOutletSpider(OutletSpider):
     @classmethod
     def from_crawler(cls, crawler, *args, outlet: str | None = None, registry: str | None = None,
                      mode: str = "incremental", since: str | None = None, until: str | None = None,
-                     limit: str | None = None, handover: str | None = None, _job: str | None = None, **kwargs):
+                     limit: str | None = None, handover: str | None = None, entry: str | None = None,
+                     _job: str | None = None, **kwargs):
         settings = crawler.settings
         if not outlet:
             raise HostedCrawlError("the outlet to crawl is missing: -a outlet=ID")
@@ -93,8 +96,12 @@ class HostedOutletSpider(OutletSpider):
         if missing:
             raise HostedCrawlError(f"a hosted crawl needs the settings {', '.join(missing)} (-s NAME=VALUE)")
         found = load_registry(registry, strict=False)
-        [entry] = found.select([outlet])  # ConfigError names the registry and the known outlets
-        crawler.settings.setdict(outlet_settings(found, entry), priority="spider")
+        [resolved] = found.select([outlet])  # ConfigError names the registry and the known outlets
+        if entry and entry != outlet_fingerprint(found, resolved):
+            raise HostedCrawlError(
+                f"outlet '{outlet}' in {found.path} is not the controller's (entry {outlet_fingerprint(found, resolved)}, "
+                f"controller's {entry}): copy the controller's registry to this host")
+        crawler.settings.setdict(outlet_settings(found, resolved), priority="spider")
         spool_path, host = settings["MEDIAWATCH_ARCHIVE"], settings["MEDIAWATCH_HOST"]
         job = _job or f"manual-{os.getpid()}"
         try:
@@ -109,7 +116,7 @@ class HostedOutletSpider(OutletSpider):
             with Spool(spool_path) as spool:  # creates the spool and its outbox on a first run
                 if handover:
                     _import_handover(spool, hold.client, outlet, host)
-            spider = super().from_crawler(crawler, *args, outlet=entry, mode=mode, selection=selection, **kwargs)
+            spider = super().from_crawler(crawler, *args, outlet=resolved, mode=mode, selection=selection, **kwargs)
         except BaseException:
             hold.release()
             raise

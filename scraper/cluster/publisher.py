@@ -31,6 +31,8 @@ from scraper.cluster.spool import Spool
 logger = logging.getLogger("mediawatch.publisher")
 
 BATCH = 200
+# How often an idle publisher checks that Redis still has what it was sent.
+RECHECK_SECONDS = 2.0
 
 
 class StreamConflict(RuntimeError):
@@ -46,6 +48,7 @@ class Publisher:
         self.client = bus.connect(redis_url)
         self._waiting_for_writer = False
         self._resending = False
+        self._checked = 0.0
 
     def close(self) -> None:
         self.spool.close()
@@ -73,11 +76,14 @@ class Publisher:
                 stop.wait(self.poll_seconds)
 
     def publish_once(self) -> int:
-        """Send the next batch of the outbox; returns how many entries were sent."""
+        """Send the next batch of the outbox; returns how many outbox rows it covered."""
         client, host = self.client, self.host
-        top = bus.stream_top(client, host)
         noted = self.spool.published_seq()
         last = self.spool.last_seq()
+        if last == noted and time.monotonic() - self._checked < RECHECK_SECONDS:
+            return 0  # nothing new; Redis is looked at (and the heartbeat beaten) every few seconds
+        self._checked = time.monotonic()
+        top = bus.stream_top(client, host)
         start = top
         if top > last:
             raise StreamConflict(

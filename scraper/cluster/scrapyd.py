@@ -19,6 +19,8 @@ How Scrapyd behaves, as read in its source (1.6) and relied on here:
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from scraper.cluster.config import CrawlHost
@@ -108,5 +110,9 @@ class Scrapyd:
             return f"no log ({exc})"
         if response.status_code != 200:
             return f"no log (HTTP {response.status_code})"
-        tail = [line for line in response.text.strip().splitlines()[-lines:]]
-        return " / ".join(tail) or "empty log"
+        text = response.text.strip().splitlines()
+        # A crawl that could not start ends its log with a traceback: its last line says why.
+        for line in reversed(text[-40:]):
+            if re.match(r"^[\w.]*(Error|Exception|Held|Busy|Mismatch)\b.*?: ", line):
+                return line.split(": ", 1)[1] if line.split(": ", 1)[0].count(".") else line
+        return " / ".join(text[-lines:]) or "empty log"

@@ -4,6 +4,9 @@
                      host's stream it has committed (in the same transaction as the event),
                      and how far behind the host it is
 ``cluster_hosts``    what the controller last saw of each host's Scrapyd
+
+and an index of raw_pages by outlet, for hand-overs (built once, when the writer first opens
+the archive: on a large single-host archive that reads every page once).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ CREATE TABLE IF NOT EXISTS cluster_hosts (
     finished INTEGER,
     checked_at TEXT NOT NULL,
     message TEXT
-)
+);
+-- The controller hands an outlet's archived URL keys to the host it moves to.
+CREATE INDEX IF NOT EXISTS raw_pages_outlet ON raw_pages(outlet_id)
 """
 
 

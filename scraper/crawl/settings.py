@@ -64,7 +64,9 @@ MIN_DOWNLOAD_DELAY_S = 0.01
 HOSTED_SETTINGS = {
     "SPIDER_MODULES": ["scraper.cluster.hosted"],
     "NEWSPIDER_MODULE": "scraper.cluster.hosted",
-    "EXTENSIONS": {**BASE_SETTINGS["EXTENSIONS"], "scraper.cluster.hosted.HostedRun": 100},
+    # No backfill progress bar: under Scrapyd, stderr is the host's Scrapyd log.
+    "EXTENSIONS": {**BASE_SETTINGS["EXTENSIONS"], "scraper.crawl.extensions.BackfillProgress": None,
+                   "scraper.cluster.hosted.HostedRun": 100},
     "MEDIAWATCH_HOST": "",
     "MEDIAWATCH_REDIS_URL": "",
     # A crawl host that dies keeps its outlets' leases this long at most.
