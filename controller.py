@@ -116,7 +116,11 @@ class HostWatch:
 
 
 class ScrapydRunner:
-    """Runs one outlet's crawl as a Scrapyd job on its host and follows it to the end."""
+    """Runs one outlet's crawl as a Scrapyd job on its host and follows it to the end.
+
+    It reads the central archive read-only (the writer and the watcher write it): the archive
+    must exist, as it does once the service or `run` has synced the outlets into it.
+    """
 
     def __init__(self, config: ScheduleConfig, cluster: ClusterConfig):
         self.config = config
@@ -244,7 +248,7 @@ class ScrapydRunner:
             logger.error("could not cancel job %s on %s: %s", job_id, host, exc)
 
     def _run_row(self, host: str, job_id: str) -> dict | None:
-        with Archive(self.config.archive) as archive:
+        with Archive(self.config.archive, readonly=True) as archive:
             rows = list(archive.db.query("SELECT * FROM crawl_runs WHERE host = ? AND job_id = ? ORDER BY id DESC LIMIT 1",
                                          [host, job_id]))
         return rows[0] if rows else None
@@ -277,7 +281,7 @@ class ScrapydRunner:
 
     def _prepare_move(self, outlet_id: str, host: str) -> tuple[bool, str | None]:
         """(hand over?, why not now). Hands the outlet over when it changes host."""
-        with Archive(self.config.archive) as archive:
+        with Archive(self.config.archive, readonly=True) as archive:
             row = archive.conn.execute("SELECT host FROM crawl_runs WHERE outlet_id = ? ORDER BY id DESC LIMIT 1",
                                        (outlet_id,)).fetchone()
             archived = archive.conn.execute("SELECT EXISTS(SELECT 1 FROM raw_pages WHERE outlet_id = ?)",
@@ -302,7 +306,7 @@ class ScrapydRunner:
 
     def _hand_over(self, outlet_id: str, host: str, origin: str) -> None:
         key = bus.handover(outlet_id, host)
-        with Archive(self.config.archive) as archive:
+        with Archive(self.config.archive, readonly=True) as archive:
             rows = archive.conn.execute(
                 "SELECT url_key, url FROM raw_pages WHERE outlet_id = ?"
                 " UNION SELECT url_key, url FROM articles WHERE outlet_id = ?", (outlet_id, outlet_id)).fetchall()
@@ -401,7 +405,7 @@ def close_dead_runs(archive_path, cluster: ClusterConfig, watch: HostWatch, clie
     """Mark interrupted the runs still 'running' whose crawl is gone: its host's Scrapyd does
     not run it, and the writer has applied all the host stored (so no end is on its way). A
     run's real end, should the host's spool send one later, replaces this."""
-    with Archive(archive_path) as archive:
+    with Archive(archive_path, readonly=True) as archive:
         running = archive.conn.execute(
             "SELECT id, host, job_id FROM crawl_runs WHERE status = 'running' AND host IS NOT NULL").fetchall()
     if not running:

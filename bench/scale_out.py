@@ -13,7 +13,7 @@ dispatched at once and the clock stops when the writer has applied every page. T
 - the crawls run once more with nothing new, for the cost of a run itself;
 - a worked estimate for 500 outlets from those figures.
 
-    python bench/scale_out.py                 # 6 outlets x 100 articles; about 4 minutes
+    python bench/scale_out.py                 # 6 outlets x 100 articles; 5-15 minutes
     python bench/scale_out.py --outlets 6 --articles 20 --no-doc   # a quick look
 
 This machine has 2 cores: every host, the writer, Redis and the mirror share them, so more
@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import machine, write_section  # noqa: E402
-from cluster_rig import ClusterRig, Sites, demo_pages  # noqa: E402
+from cluster_rig import ClusterRig, SiteServer, Sites, demo_pages  # noqa: E402
 
 TITLE = "Scale-out: crawl hosts, the writer, stream lag"
 
@@ -141,21 +141,45 @@ def _sample_lag(rig: ClusterRig, lag: list[int], stop: threading.Event) -> None:
         lag.append(sum(max(0, spooled[h] - applied.get(h, 0)) for h in spooled))
 
 
-def writer_alone(rig: ClusterRig, pages: int) -> dict:
-    """Replay every stream into an empty archive with nothing else running."""
-    empty = rig.root / "writer-alone.db"
-    started = time.perf_counter()
+def single_host(outlets: list[str], articles: int, pages: list[bytes], root: Path) -> dict:
+    """The same outlets crawled by `mediawatch crawl` on this machine alone, for comparison."""
+    sites = Sites(pages, {o: articles for o in outlets})
+    server = SiteServer(sites).start()
+    root.mkdir(parents=True, exist_ok=True)
+    registry, db = sites.registry(root / "single-outlets.yml"), root / "single.db"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
+    env.update(server.proxy_env(), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run([sys.executable, "-m", "scraper.cli", "--db", str(empty), "--cluster", str(rig.cluster_file),
-                             "writer", "--replay", "--until-idle", "1"], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    wall = time.perf_counter() - started - 1.0  # less the idle second it waits before stopping
+    started = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, "-m", "scraper.cli", "--outlets", str(registry), "--db", str(db), "crawl"],
+                       env=env, check=True, capture_output=True)
+    finally:
+        server.stop()
+    wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(f"writer --replay failed:\n{result.stderr[-3000:]}")
-    with sqlite3.connect(empty) as db:
-        applied = db.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
-    cpu_seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+    return {"pages": stored, "wall": wall,
+            "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
+
+
+def writer_alone(rig: ClusterRig, pages: int) -> dict:
+    """Replay every stream into an empty archive, in this process (so its start is not
+    counted), with nothing else running; wall time and this process's CPU time."""
+    from scraper.cluster.config import load_cluster
+    from scraper.cluster.writer import Writer
+
+    cluster = load_cluster(rig.cluster_file)
+    writer = Writer(rig.root / "writer-alone.db", cluster.redis_url, replay=True, block_ms=100)
+    try:
+        wall, cpu_started = time.perf_counter(), time.process_time()
+        while writer.apply_once():
+            pass
+        wall, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu_started
+        applied = writer.archive.conn.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+    finally:
+        writer.close()
     return {"pages": applied, "wall": wall, "cpu": cpu_seconds, "expected": pages}
 
 
@@ -171,10 +195,12 @@ def idle_runs(rig: ClusterRig, outlets: list[str], processes: Processes) -> dict
     return {"runs": len(outlets), "wall": wall, "host_cpu": host_cpu}
 
 
-def report(results: list[dict], pages_note: str, outlets: int, articles: int, isolation: str) -> str:
+def report(results: list[dict], single: dict, pages_note: str, outlets: int, articles: int, isolation: str,
+           minutes: float) -> str:
     base = results[0]["pages"] / results[0]["seconds"]
     lines = [
-        f"Measured {machine()}. `python bench/scale_out.py` (about 4 minutes). {outlets} outlets x {articles} "
+        f"Measured {machine()}. `python bench/scale_out.py` ({minutes:.0f} minutes here; most of it the crawls, "
+        f"so about a third of that on a quiet machine). {outlets} outlets x {articles} "
         f"articles, served by the local mirror from {pages_note}; crawl hosts: {isolation}; one extraction "
         "worker per crawl, every outlet dispatched at once through Scrapyd, the clock stopped when the writer "
         "had applied every page.",
@@ -200,11 +226,13 @@ def report(results: list[dict], pages_note: str, outlets: int, articles: int, is
     last = results[-1]
     total_cpu = {r["hosts"]: sum(r["cpu"].values()) for r in results}
     crawl_cpu = sum(v for k, v in last["cpu"].items() if "Scrapyd" in k)
-    per_page_crawl = crawl_cpu / last["pages"]
     writer = last["writer_alone"]
     per_page_writer = writer["cpu"] / writer["pages"]
     idle = last["idle_run"]
     per_run = idle["host_cpu"] / idle["runs"]
+    # Per page, less what the runs cost by themselves (counted per run below).
+    per_page_crawl = max(crawl_cpu - per_run * outlets, 0) / last["pages"]
+    single_per_page = single["cpu"] / single["pages"]
     lag = last["lag"] or [0]
     lines += [
         "",
@@ -212,9 +240,17 @@ def report(results: list[dict], pages_note: str, outlets: int, articles: int, is
                                                   for h in total_cpu)
         + " (the wall time is at least this divided by 2 cores).",
         "",
+        f"For comparison, the same outlets crawled by plain `mediawatch crawl` on this machine (one process, "
+        f"its extraction pool of one worker per core; no Scrapyd, Redis or writer): {single['pages']} pages in "
+        f"{single['wall']:.1f} s, {single['cpu']:.1f} CPU s, **{single_per_page * 1000:.0f} ms CPU a page**. "
+        f"On the 3 crawl hosts: {crawl_cpu / last['pages'] * 1000:.0f} ms a page all in, "
+        f"{per_page_crawl * 1000:.0f} ms less the runs' own cost (below): each outlet's run is its own process with "
+        "its own worker, where `crawl` shares one process and pool between outlets.",
+        "",
         f"**The writer alone** (every stream replayed into an empty archive, nothing else running): "
-        f"{writer['pages']} pages in {writer['wall']:.1f} s = **{writer['pages'] / writer['wall']:.0f} pages/s**, "
-        f"{per_page_writer * 1000:.1f} ms CPU a page, against {per_page_crawl * 1000:.0f} ms of crawl-host CPU "
+        f"{writer['pages']} pages (with their runs' events) in {writer['wall']:.2f} s, {writer['cpu']:.2f} CPU s: "
+        f"**{writer['pages'] / writer['wall']:.0f} pages/s**, **{per_page_writer * 1000:.1f} ms CPU a page, "
+        f"{1 / per_page_writer:.0f} pages per CPU-second**, against {per_page_crawl * 1000:.0f} ms of crawl-host CPU "
         f"a page: one writer core absorbs what about {per_page_crawl / per_page_writer:.0f} crawl-host cores "
         "produce.",
         "",
@@ -246,8 +282,8 @@ def report(results: list[dict], pages_note: str, outlets: int, articles: int, is
         f"{100e6 * per_page_crawl / 86400:,.0f} core-days: about {100e6 * per_page_crawl / 86400 / 12:,.0f} days on "
         "three 4-core hosts, politeness aside (one outlet is one site, fetched at its own delay, so a backfill is "
         "as slow as the sites allow: spread over weeks, or over more hosts, since each outlet is one host's);",
-        f"- the writer absorbs {writer['pages'] / writer['wall']:.0f} pages/s on one core here: "
-        f"{100e6 / (writer['pages'] / writer['wall']) / 86400:.1f} days for the whole backfill, far ahead of the "
+        f"- the writer absorbs {1 / per_page_writer:.0f} pages per CPU-second: "
+        f"{100e6 * per_page_writer / 86400:.1f} days of one core for the whole backfill, far ahead of the "
         "crawl; Redis holds only what the writer has not applied (plus stream_retain events a host).",
     ]
     return "\n".join(lines)
@@ -264,7 +300,10 @@ def main(argv=None) -> int:
     outlets = outlet_names(args.outlets)
     root = Path(tempfile.mkdtemp(prefix="mediawatch-scale-out-"))
     results = []
+    began = time.perf_counter()
     try:
+        print("== one machine, plain `mediawatch crawl`", flush=True)
+        single = single_host(outlets, args.articles, pages, root / "single")
         for hosts in (1, 2, 3):
             print(f"== {hosts} host(s)", flush=True)
             results.append(measure(hosts, outlets, args.articles, pages, root, sample_lag=hosts == 3))
@@ -273,7 +312,7 @@ def main(argv=None) -> int:
         isolation = results[-1]["isolation"]
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    text = report(results, note, args.outlets, args.articles, isolation)
+    text = report(results, single, note, args.outlets, args.articles, isolation, (time.perf_counter() - began) / 60)
     print(text)
     if not args.no_doc:
         write_section(TITLE, text)
