@@ -62,6 +62,27 @@ def test_cluster_file_names_every_problem(tmp_path):
     assert str(path) in message
 
 
+def test_a_host_whose_installed_code_differs_refuses_the_deployed_version(tmp_path):
+    """The egg `mediawatch deploy` sends checks the host's code before it is the settings module."""
+    import zipfile
+
+    from scraper.cluster.deploy import DeploymentMismatch, build_egg, code_fingerprint, deploy_version
+
+    egg = tmp_path / "deployed.egg"
+    egg.write_bytes(build_egg())
+    with zipfile.ZipFile(egg) as contents:
+        assert "[scrapy]\nsettings = mediawatch_deployment" in contents.read("EGG-INFO/entry_points.txt").decode()
+    assert deploy_version().endswith(code_fingerprint())
+    check = [sys.executable, "-c", "import mediawatch_deployment as m; print(m.SPIDER_MODULES)"]
+    ok = subprocess.run(check, env={**os.environ, "PYTHONPATH": str(egg)}, capture_output=True, text=True)
+    assert ok.returncode == 0 and "scraper.cluster.hosted" in ok.stdout, ok.stderr
+    stale = tmp_path / "stale.egg"
+    stale.write_bytes(build_egg("0_0_1-000000000000"))
+    refused = subprocess.run(check, env={**os.environ, "PYTHONPATH": str(stale)}, capture_output=True, text=True)
+    assert refused.returncode != 0 and DeploymentMismatch.__name__ in refused.stderr
+    assert "is not the one deployed (code 000000000000)" in refused.stderr
+
+
 # -- the cluster ------------------------------------------------------------------------------
 
 
@@ -291,6 +312,14 @@ async def test_dashboard_shows_host_health_and_writer_lag_only_for_a_cluster_arc
     runs = (await client.get(f"/{name}/dashboard_host_runs.json?_shape=array")).json()
     assert runs and {row["host"] for row in runs} <= {"h1", "h2", "h3"}
     assert all(row["runs"] > 0 for row in runs)
+    status = rig.mediawatch(["cluster", "status"]).stdout
+    assert "redis: ok; writer: running" in status, status
+    for host in ("h1", "h2", "h3"):
+        assert re.search(rf"^{host}\s+up: \d+ running, \d+ pending\s+yes\s+running\s+\d+\s+\d+\s+0$", status, re.M), status
+    assign = rig.mediawatch(["cluster", "assign", "--without", "h3"]).stdout
+    assert re.search(r"^kk\s+h3 -> h[12]$", assign, re.M) and re.search(r"^uz\s+h1$", assign, re.M), assign
+    moving = sum(1 for host in rig.placement().values() if host == "h3")
+    assert f"without h3: {moving} outlets move, no other outlet changes host" in assign
     # A single-host archive has no such tables, and its dashboard no such cards.
     Archive(tmp_path / "single.db").close()
     single = (await datasette_app(tmp_path / "single.db").client.get("/-/dashboard")).text
