@@ -336,6 +336,11 @@ async def dashboard(request, datasette):
 
     config = (datasette.plugin_config("mediawatch") or {}).get("dashboard") or {}
     database = _default_database(datasette)
+    db = datasette.get_database(database)
+    # A card may need a table only some archives have (`requires`): leave it out elsewhere.
+    tables = set(await db.table_names())
+    config = {**config, **{kind: [card for card in config.get(kind) or [] if card.get("requires", "") in tables | {""}]
+                           for kind in ("metrics", "charts", "tables")}}
     filters = {key: request.args.get(key, "") for key in ("date_start", "date_end")}
     return Response.html(await datasette.render_template(
         "mediawatch_dashboard.html",

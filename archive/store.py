@@ -156,6 +156,14 @@ _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # What the item is: article, or a media item (video, audio, gallery, infographic), whose
     # text is its description or transcript (scraper/extraction/media.py).
     ("articles", "kind", "TEXT NOT NULL DEFAULT 'article'"),
+    # Scale-out (scraper/cluster/): a run on a Scrapyd crawl host is known by the host's name
+    # and its Scrapyd job id; host_run_id / host_error_id are the row's id in that host's spool,
+    # so the writer applies a replayed event once. All stay empty for single-host crawls.
+    ("crawl_runs", "host", "TEXT"),
+    ("crawl_runs", "job_id", "TEXT"),
+    ("crawl_runs", "host_run_id", "INTEGER"),
+    ("crawl_errors", "host", "TEXT"),
+    ("crawl_errors", "host_error_id", "INTEGER"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).
@@ -165,6 +173,9 @@ _INDEXES_ON_ADDED_COLUMNS = (
     "CREATE INDEX IF NOT EXISTS articles_published_month ON articles(published_month)",
     # The kind facet and ?kind=video: a count per kind reads this index, not every row.
     "CREATE INDEX IF NOT EXISTS articles_kind ON articles(kind)",
+    # The writer's upsert keys for events from crawl hosts (NULLs, single-host rows, never clash).
+    "CREATE UNIQUE INDEX IF NOT EXISTS crawl_runs_host_run ON crawl_runs(host, host_run_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS crawl_errors_host_error ON crawl_errors(host, host_error_id)",
 )
 
 # The fields an extraction record contributes to an article row; lists are stored as JSON.
@@ -338,8 +349,14 @@ class Archive:
             )
 
     def mark_abandoned_runs(self) -> int:
-        """Runs still 'running' whose process is gone were killed: mark them interrupted."""
-        rows = self.conn.execute("SELECT id, pid, started FROM crawl_runs WHERE status = 'running'").fetchall()
+        """Runs still 'running' whose process is gone were killed: mark them interrupted.
+
+        Only this machine's runs: one a crawl host reported (`host` set) ran under another
+        machine's pid; its own spool closes it, and the controller follows its Scrapyd job.
+        """
+        rows = self.conn.execute(
+            "SELECT id, pid, started FROM crawl_runs WHERE status = 'running' AND host IS NULL"
+        ).fetchall()
         dead = [run_id for run_id, pid, started in rows if not _run_process_alive(pid, started)]
         if dead:
             with self.write() as conn:

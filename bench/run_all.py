@@ -35,6 +35,8 @@ SCRIPTS = {
     "search_quality": ([], ["--no-doc"]),
     # The reliability work's kill -9 harness (a correctness check, not a timing; tested in CI).
     "kill9": ([], ["--rounds", "2", "--pages", "60"]),
+    # Scale-out: 1, 2 and 3 Scrapyd hosts with Redis and the writer (needs redis-server).
+    "scale_out": ([], ["--outlets", "3", "--articles", "10", "--no-doc"]),
     # Extraction quality against the offline corpus (writes docs/extraction.md in full mode).
     "extraction_eval": ([], ["--fast"]),
 }

@@ -3,7 +3,8 @@
 The root group is here, with the one place where the library's errors become what a user
 reads: `Error: <one line>` and exit code 1. Its commands live a module per group of
 commands: `crawl` (crawl, backfill, outlets), `schedule` (schedule, run, pause, resume),
-`archive` (serve, demo, backup) and `extract` (extract, reextract).
+`archive` (serve, demo, backup), `extract` (extract, reextract), `searches` (saved searches)
+and `cluster` (deploy, writer, publisher, cluster: several crawl hosts).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 import click
 
-from scraper.cli import archive, crawl, extract, schedule
+from scraper.cli import archive, cluster, crawl, extract, schedule, searches
 from scraper.cli.context import DEFAULT_DB, Context
 
 # The library's errors that mean "this cannot be done as asked", as opposed to a bug: each
@@ -30,6 +31,8 @@ LIBRARY_ERRORS = (
     ("scraper.crawl.process", "CrawlError"),
     ("scraper.crawl.reextract", "ReextractError"),
     ("scheduler", "JobStoreError"),
+    ("scraper.cluster.config", "ClusterConfigError"),
+    ("scraper.cluster.scrapyd", "ScrapydError"),
 )
 
 # Errors of the system rather than of mediawatch, worded by `user_message`.
@@ -79,22 +82,21 @@ class MediawatchGroup(click.Group):
               help="Outlet registry YAML (default: the bundled RFE/RL registry).")
 @click.option("--db", default=DEFAULT_DB, envvar="MEDIAWATCH_DB", show_default=True,
               type=click.Path(dir_okay=False), help="Archive SQLite file.")
+@click.option("--cluster", "cluster_path", type=click.Path(dir_okay=False), envvar="MEDIAWATCH_CLUSTER",
+              help="Cluster file: crawl hosts running Scrapyd, Redis (see docs/scale-out.md). With it, "
+                   "schedule and run crawl on the hosts.")
 @click.version_option(package_name="mediawatch")
 @click.pass_context
-def cli(ctx, outlets_path, db):
+def cli(ctx, outlets_path, db, cluster_path):
     """Crawl news outlets into a searchable SQLite archive and browse it in Datasette."""
-    ctx.obj = Context(outlets_path, db)
+    ctx.obj = Context(outlets_path, db, cluster_path)
 
 
 for command in (crawl.crawl, crawl.backfill, crawl.outlets, archive.serve, archive.demo, archive.backup,
                 schedule.schedule, schedule.run, schedule.pause, schedule.resume, extract.extract,
-                extract.reextract):
+                extract.reextract, searches.searches, cluster.deploy, cluster.writer, cluster.publisher,
+                cluster.cluster):
     cli.add_command(command)
-
-
-from scraper.cli.searches import searches  # noqa: E402  (a command group in its own module)
-
-cli.add_command(searches)
 
 
 def main() -> None:

@@ -12,9 +12,11 @@ DEFAULT_DB = "mediawatch.db"
 
 
 class Context:
-    def __init__(self, outlets_path: str | None, db: str):
+    def __init__(self, outlets_path: str | None, db: str, cluster_path: str | None = None):
         self.outlets_path = outlets_path
         self.db = Path(db)
+        # Several crawl hosts (docs/scale-out.md): schedule, run and schedule list use them.
+        self.cluster_path = cluster_path
         self._registry: Registry | None = None
 
     def select(self, outlet_ids) -> list:

@@ -49,7 +49,12 @@ def schedule(ctx, jobs, logs, time_limit, max_crawls, stop_grace):
         return
     configure_logging()
     lenient_registry(ctx.obj)  # a file that cannot be read at all stops here, before anything starts
-    SchedulerService(ctx.obj.schedule_config).run()
+    if ctx.obj.cluster_path:
+        from scraper.cli.cluster import cluster_service
+
+        cluster_service(ctx.obj).run()
+    else:
+        SchedulerService(ctx.obj.schedule_config).run()
 
 
 @schedule.command("list")
@@ -67,15 +72,24 @@ def schedule_list(obj: Context):
     pid = scheduler_pid(config)
     store = f"jobs in {config.jobs_path}" if config.jobs_path.exists() else f"no job store yet ({config.jobs_path})"
     click.echo(f"scheduler: {f'running (pid {pid})' if pid else 'not running'}; {store}")
-    rows = schedule_table(config, registry)
-    click.echo(f"{'outlet':<18} {'schedule':<16} {'state':<8} {'next run':<32} last run")
+    if obj.cluster_path:
+        from scraper.cli.cluster import cluster_schedule_rows
+
+        rows = cluster_schedule_rows(obj, registry)
+    else:
+        rows = schedule_table(config, registry)
+    host_heading = f"{'host':<14} " if obj.cluster_path else ""
+    click.echo(f"{'outlet':<18} {'schedule':<16} {host_heading}{'state':<8} {'next run':<32} last run")
     for row in rows:
         last = f"{row['last_status']} at {row['last_started']}" if row["last_status"] else "never"
         state = "paused" if row["paused"] else "active"
         next_run = row["next_run"] or "-"
         if row["next_run"] and row["next_run_computed"]:
             next_run += " (computed)"
-        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {state:<8} {next_run:<32} {last}")
+        host = f"{row['host'] + ('*' if row['pinned'] else ''):<14} " if obj.cluster_path else ""
+        click.echo(f"{row['outlet']:<18} {row['schedule']:<16} {host}{state:<8} {next_run:<32} {last}")
+    if obj.cluster_path and any(row["pinned"] for row in rows):
+        click.echo("* pinned in the cluster file")
     if any(not row["applied"] for row in rows):
         click.echo("(computed): from the cron expression, as no scheduler has applied the schedule yet\n"
                    "(`mediawatch schedule` starts one; SIGHUP makes a running one reload the registry)")
@@ -92,7 +106,8 @@ def run(obj: Context, outlet_id, deep, logs, time_limit):
 
     The crawl runs in its own process with a time limit and a log file, like a scheduled
     run, even if the outlet is paused. It does not start if the outlet is being crawled
-    already. Ctrl+C asks the crawl to finish cleanly.
+    already. Ctrl+C asks the crawl to finish cleanly. With --cluster, the crawl is a Scrapyd
+    job on the outlet's crawl host, followed until its run is in the archive.
     """
     import signal
 
@@ -103,7 +118,12 @@ def run(obj: Context, outlet_id, deep, logs, time_limit):
         raise click.ClickException(f"outlet '{outlet_id}' has no deep_crawl entry in {obj.registry.path}")
     # SIGTERM (from a service manager) stops the crawl as cleanly as Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    runner = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit))
+    if obj.cluster_path:
+        from scraper.cli.cluster import cluster_runner
+
+        runner = cluster_runner(obj, _schedule_config(obj, logs=logs, time_limit=time_limit))
+    else:
+        runner = CrawlRunner(_schedule_config(obj, logs=logs, time_limit=time_limit))
     outcome = runner.run(outlet_id, outlet.deep_crawl.days if deep else None)
     click.echo(outcome.summary(), err=outcome.run is None)
     sys.exit(outcome.exit_code if outcome.exit_code >= 0 else 1)

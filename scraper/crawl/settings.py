@@ -58,17 +58,43 @@ BASE_SETTINGS = {
 MIN_DOWNLOAD_DELAY_S = 0.01
 
 
-def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, refresh: bool = False,
-                   time_limit: int | None = None, log_file: str | None = None,
-                   log_level: str = "INFO") -> dict:
-    """Settings for crawling one outlet: the base plus the outlet's politeness."""
-    settings = dict(BASE_SETTINGS)
-    settings.update({
+# What a crawl run by Scrapyd on a crawl host adds to the base (scraper/cluster/, and
+# docs/scale-out.md). Scrapyd starts `scrapy crawl outlet -a outlet=ID ...` with the settings
+# module scraper.cluster.scrapy_settings, made of BASE_SETTINGS and these: the hosted spider
+# resolves the outlet from the registry on the host's disk, and the lease keeper holds the
+# outlet's lease in Redis for as long as the crawl runs. MEDIAWATCH_ARCHIVE is the host's
+# spool; the controller passes it, the Redis URL and the host's name with every job.
+HOSTED_SETTINGS = {
+    "SPIDER_MODULES": ["scraper.cluster.hosted"],
+    "NEWSPIDER_MODULE": "scraper.cluster.hosted",
+    # No backfill progress bar: under Scrapyd, stderr is the host's Scrapyd log.
+    "EXTENSIONS": {**BASE_SETTINGS["EXTENSIONS"], "scraper.crawl.extensions.BackfillProgress": None,
+                   "scraper.cluster.hosted.HostedRun": 100},
+    "MEDIAWATCH_HOST": "",
+    "MEDIAWATCH_REDIS_URL": "",
+    # A crawl host that dies keeps its outlets' leases this long at most.
+    "MEDIAWATCH_LEASE_SECONDS": 120,
+}
+
+
+def outlet_settings(registry: Registry, outlet: Outlet) -> dict:
+    """What one outlet's crawl sets over the base: the registry's User-Agent, its politeness."""
+    return {
         "USER_AGENT": registry.user_agent,
         "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
         "DOWNLOAD_DELAY": max(outlet.politeness.delay, MIN_DOWNLOAD_DELAY_S),
         "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
+    }
+
+
+def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, refresh: bool = False,
+                   time_limit: int | None = None, log_file: str | None = None,
+                   log_level: str = "INFO") -> dict:
+    """Settings for crawling one outlet: the base plus the outlet's politeness."""
+    settings = dict(BASE_SETTINGS)
+    settings.update(outlet_settings(registry, outlet))
+    settings.update({
         "MEDIAWATCH_ARCHIVE": str(archive_path),
         "MEDIAWATCH_REFRESH": refresh,
         "LOG_LEVEL": log_level,
