@@ -135,10 +135,13 @@ def _triggers() -> dict[str, str]:
                 f" SELECT 'delete', id, title, text FROM ({_folded_rows(f'id = {row}.id')});")
 
     # New words of the article go to the word list by way of the scratch index, which is
-    # emptied again at once: it only ever holds one article.
+    # emptied again at once: it only ever holds one article. Not INSERT OR IGNORE: a trigger's
+    # own conflict clause gives way to the firing statement's, and an upsert into articles
+    # (the cluster writer's, anyone's ON CONFLICT DO UPDATE) would abort on every known word.
     add = (f"INSERT INTO {INDEX}(rowid, title, text) {_folded_rows('id = new.id')};"
            f" INSERT INTO {_SCRATCH}(rowid, title, text) {_folded_rows('id = new.id')};"
-           f" INSERT OR IGNORE INTO {TERMS}(term) SELECT term FROM {_SCRATCH}_vocab;"
+           f" INSERT INTO {TERMS}(term) SELECT term FROM {_SCRATCH}_vocab AS v"
+           f" WHERE NOT EXISTS (SELECT 1 FROM {TERMS} WHERE {TERMS}.term = v.term);"
            f" INSERT INTO {_SCRATCH}({_SCRATCH}) VALUES ('delete-all');")
     # Removing needs the indexed (old) words, so it runs before the row changes or goes. Words
     # stay in the word list: a word no article holds any more costs one empty lookup.
@@ -178,15 +181,23 @@ def create_search_index(conn) -> float | None:
     transaction. An archive whose index differs from today's (made by an older version: other
     folding, another declaration, no word list) is re-indexed once, here. Returns the seconds
     the conversion took, or None when everything was current."""
+    had_word_list = _stored(conn, TERMS) is not None
     for statement in _word_list_tables():
         conn.execute(statement)
     conn.execute(_FILTERS_INDEX_SQL)
     _fill_spellings_in_python(conn)
     wanted = _triggers()
-    current = (_stored(conn, INDEX) == _index_table()
-               and all(_stored(conn, name) == sql for name, sql in wanted.items())
-               and not any(_stored(conn, name) for name in _LEGACY_TRIGGERS))
-    if current:
+    index_current = (_stored(conn, INDEX) == _index_table()
+                     and not any(_stored(conn, name) for name in _LEGACY_TRIGGERS))
+    if index_current and all(_stored(conn, name) == sql for name, sql in wanted.items()):
+        _add_missing_spellings(conn)
+        return None
+    if index_current and had_word_list and all(_stored(conn, name) for name in wanted):
+        # Only the triggers' text changed (a fix in how they write): the index and the word
+        # list they kept are sound, so re-create the triggers without re-indexing.
+        for name, sql in wanted.items():
+            conn.execute(f"DROP TRIGGER {name}")
+            conn.execute(sql)
         _add_missing_spellings(conn)
         return None
     started = time.perf_counter()
