@@ -37,11 +37,12 @@ from .dates import local_form, normalise_timestamp, parse_textual_date
 from .language import detect_language
 from .media import ARTICLE, page_kind
 from .metadata import PageMetadata, page_metadata
+from .standfirst import find_standfirst, with_standfirst
 from .zones import country_zones, in_local_time, page_country
 
 # Bump whenever a change can alter the output for some page: `reextract` uses it to tell
 # which stored articles were produced by an older extractor.
-EXTRACTOR_VERSION = "8"
+EXTRACTOR_VERSION = "9"
 
 # Fewer words than this is what is left of a page with no article (a menu item, a caption).
 MIN_WORDS = 8
@@ -107,11 +108,15 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     else:
         text = ""
 
+    title = _feed_title(hints.feed_title, meta.html_title) or _title(meta, page.title, url) \
+        or _clean_title(hints.feed_title)
     kind = page_kind(meta, page.has_audio_player)
     if kind != ARTICLE:
         text = _media_text(text, meta)
     elif _word_count(text) < MIN_WORDS:
         text = ""  # a stray menu item or caption, not an article
+    elif not chosen:
+        text = with_standfirst(text, page.standfirst, title)
 
     language = _language(text, meta, hints)
     published = _prefer_feed_time(_published(page, language, hints.languages),
@@ -125,8 +130,7 @@ def extract_article(html: str | bytes, url: str, hints: Hints | dict | None = No
     return {
         "url": url,
         "canonical_url": meta.canonical_url or url,
-        "title": _feed_title(hints.feed_title, meta.html_title) or _title(meta, page.title, url)
-        or _clean_title(hints.feed_title),
+        "title": title,
         "authors": _authors(meta, page.byline, url),
         "published": published,
         "language": language,
@@ -154,6 +158,7 @@ class _PageReading:
     categories: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     has_audio_player: bool = False  # tells a Pangea audio page from a video page (media.py)
+    standfirst: str | None = None  # the declared summary, where the page shows it (standfirst.py)
 
 
 def _read_page(tree, url: str, source: str | bytes) -> _PageReading:
@@ -181,6 +186,7 @@ def _read_page(tree, url: str, source: str | bytes) -> _PageReading:
         page.categories = layout.categories(tree, source)
     if not meta.tags:
         page.tags = layout.tags(tree, source)
+    page.standfirst = find_standfirst(tree, meta.descriptions)
     if "pg-media" in meta.body_classes:
         page.has_audio_player = tree.find(".//audio") is not None
     return page

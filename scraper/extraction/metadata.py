@@ -41,6 +41,8 @@ class PageMetadata:
     modified: str | None = None
     languages: list[str] = field(default_factory=list)  # declared, most specific source first
     description: str | None = None
+    # Every distinct summary the page declares (JSON-LD, og:, meta, twitter:), first as above.
+    descriptions: list[str] = field(default_factory=list)
     site_name: str | None = None
     publisher: str | None = None  # JSON-LD publisher name, where no og:site_name is given
     sections: list[str] = field(default_factory=list)
@@ -101,7 +103,11 @@ def page_metadata(tree) -> PageMetadata:
     result.og_type = _first(metas, ("og:type",))
     body = tree.find("body")
     result.body_classes = (body.get("class") or "").split() if body is not None else []
-    result.description = result.description or _first(metas, ("og:description", "description", "twitter:description"))
+    declared = [result.description] if result.description else []
+    for key in ("og:description", "description", "twitter:description"):
+        declared += metas.get(key, [])[:1]
+    result.descriptions = _dedupe(declared)
+    result.description = result.descriptions[0] if result.descriptions else None
     result.site_name = _first(metas, ("og:site_name", "application-name"))
     result.sections = result.sections or metas.get("article:section", [])
     result.tags = result.tags or _dedupe(metas.get("article:tag", []) + _keywords(_first(metas, ("news_keywords",))))
