@@ -319,9 +319,10 @@ def time_raw(db: Path, repeats: int) -> list[tuple[list[float], dict]]:
         """(seconds, results or None when the search's own time limit stopped it)."""
         started = time.perf_counter()
         try:
-            return time.perf_counter() - started, finder.search(conn, request, str(db), outlets=outlets)
+            found = finder.search(conn, request, str(db), outlets=outlets)
         except finder.SearchTimeout:
-            return time.perf_counter() - started, None
+            found = None
+        return time.perf_counter() - started, found  # after the search: a tuple is built left to right
 
     for _, q, filters in QUERIES:
         request = finder.SearchRequest(q=q, **filters)
