@@ -151,6 +151,8 @@ _ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("articles", "published_local", "TEXT"),
     # The outlet's configured time zone (registry `timezone`), beside its country.
     ("outlets", "timezone", "TEXT"),
+    # When a URL marked gone (404/410) or too large may be requested again (archive/frontier.py).
+    ("frontier", "retry_at", "TEXT"),
 ]
 
 # Indexes over columns of _ADDED_COLUMNS, created once those exist (idempotent like _SCHEMA).

@@ -45,16 +45,27 @@ def demo_mirror(mirror_factory) -> MirrorServer:
     return mirror_factory(DEMO_DATA / "site")
 
 
+# Runs the CLI after capping the process's address space (inherited by the extraction workers
+# it spawns, each capped alike): a run that would grow without bound fails fast instead of
+# swapping the machine, and a MemoryError in stderr says so.
+_CAPPED = ("import resource, runpy, sys; limit = int(sys.argv.pop(1));"
+           " resource.setrlimit(resource.RLIMIT_AS, (limit, limit));"
+           " runpy.run_module('scraper.cli', run_name='__main__', alter_sys=True)")
+
+
 def run_mediawatch(args: list[str], mirror: MirrorServer | None = None, timeout: int = 300,
-                   check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process (its traffic routed to `mirror` when given)."""
+                   check: bool = True, cwd: Path | None = None,
+                   memory_limit: int | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process (its traffic routed to `mirror` when given; its
+    address space capped at `memory_limit` bytes when given)."""
     env = dict(os.environ)
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
         env.pop(name, None)
     if mirror is not None:
         env.update(mirror.proxy_env())
+    command = [sys.executable, "-c", _CAPPED, str(memory_limit)] if memory_limit else [sys.executable, "-m", "scraper.cli"]
     result = subprocess.run(
-        [sys.executable, "-m", "scraper.cli", *args], env=env, capture_output=True, text=True,
+        [*command, *args], env=env, capture_output=True, text=True,
         timeout=timeout, cwd=cwd,
     )
     if check and result.returncode != 0:

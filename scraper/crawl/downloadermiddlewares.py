@@ -22,16 +22,16 @@ logger = logging.getLogger(__name__)
 class SkipArchivedMiddleware:
     """Drop article requests whose URL key is already in the archive (unless refreshing).
 
-    Spiders mark article candidates with ``meta["url_key"]``. The check runs against the
-    archive's indexes, so it needs no in-memory copy of everything ever stored; a set of the
-    keys requested in this run also stops two URLs of one article being fetched twice.
+    Spiders mark article candidates with ``meta["url_key"]``. The frontier hands out only what
+    is not archived, each URL key once per run; this catches what another crawl process stored
+    since (two outlets listing one article). The check runs against the archive's indexes, so
+    it needs no in-memory copy of everything ever stored.
     """
 
     def __init__(self, archive_path: str, refresh: bool, stats):
         self.archive = Archive(archive_path)
         self.refresh = refresh
         self.stats = stats
-        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -43,13 +43,9 @@ class SkipArchivedMiddleware:
         # A redirect or a retry of a request already let through is the same fetch.
         if key is None or request.meta.get("redirect_times") or request.meta.get("retry_times"):
             return None
-        if key in self.requested:
-            self.stats.inc_value("mediawatch/skipped_duplicate")
-            raise AlreadyArchived(f"article already requested in this run: {request.url}")
         if not self.refresh and self.archive.is_known(key):
             self.stats.inc_value("mediawatch/skipped_archived")
             raise AlreadyArchived(f"already archived: {request.url}")
-        self.requested.add(key)
         return None
 
 

@@ -61,7 +61,7 @@ class ArchivePipeline:
             if isinstance(item, CrawlProblem):
                 self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message)
                 if item.url_key:
-                    self.frontier.mark_failed(item.url_key, item.kind, item.message)
+                    self.frontier.mark_failed(item.url_key, item.kind, item.message, spider.outlet.limits.gone_retry_days)
                 self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
             elif isinstance(item, FetchedPage):
                 await self._store_page(item, spider.outlet)

@@ -27,9 +27,16 @@ BASE_SETTINGS = {
     "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
     "CONCURRENT_REQUESTS": 16,
     "CONCURRENT_ITEMS": 32,
+    # Bytes of downloaded responses waiting for their callback and pipeline (extraction) before
+    # the engine stops handing out requests (Scrapy's default is 5 MB, some 70 article pages).
+    # Downloads then keep pace with extraction, and a stopped or timed-out run has only a few
+    # pages left to extract before it ends, not a minute's worth.
+    "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 2 * 1024 * 1024,
     "DEPTH_LIMIT": 0,
     "LOG_LEVEL": "INFO",
     "ITEM_PIPELINES": {"scraper.crawl.pipelines.ArchivePipeline": 300},
+    # Closest to the spider: it sees what the spider yields before anything else does.
+    "SPIDER_MIDDLEWARES": {"scraper.crawl.spidermiddlewares.FrontierMiddleware": 950},
     "DOWNLOADER_MIDDLEWARES": {
         "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
         "scraper.crawl.downloadermiddlewares.StayOnSiteMiddleware": 60,

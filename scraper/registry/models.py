@@ -190,8 +190,8 @@ class Limits(_Model):
         3, ge=0, le=10, description="an integer from 0 to 10: levels of sitemap indexes followed "
                                     "below a sitemap_index source")
     urls_per_document: WholeNumber = Field(
-        50_000, ge=1, le=10_000_000, description="a whole number >= 1: article URLs taken from one "
-                                                 "sitemap or feed per run (sitemaps.org allows 50,000)")
+        50_000, ge=1, le=10_000_000, description="a whole number >= 1: URLs read from one sitemap, "
+                                                 "feed or page per run (sitemaps.org allows 50,000)")
     documents_per_run: WholeNumber = Field(
         2_000, ge=1, le=1_000_000, description="a whole number >= 1: sitemaps, feeds and start pages "
                                                "one run may read")

@@ -1,0 +1,175 @@
+"""A hostile web: sites written to harm the crawler, tried as an attacker would.
+
+Each case is crawled by the real CLI in a child process through the local mirror (no network
+beyond 127.0.0.1), the worst ones under a memory cap (``resource.setrlimit`` in the child).
+Each must end in bounded time and memory with a recorded reason; nothing outside the outlet's
+hosts may be read or contacted; no page may disappear without a row saying why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import faults
+from tests.conftest import DEMO_DATA, run_mediawatch
+
+HOST = "hostile.example"
+ELSEWHERE = "elsewhere.example"
+SITE = DEMO_DATA / "site"
+GOOD_PAGES = sorted((SITE / "globalvoicesonline.org" / "2009" / "06").glob("*/*/index.html.gz"))
+# Generous: a crawl's process start alone takes seconds on a loaded 2-core machine.
+BOUNDED_S = 120
+# Address space a crawl process may use: the crawler and each extraction worker alike.
+MEMORY_CAP = 3 * 1024**3
+
+
+def registry(path: Path, sources: list[dict], *, limits: dict | None = None, allow_private: bool = True,
+             timeout: float = 5, **outlet) -> Path:
+    """A registry with one outlet on HOST; the mirror proxy is on 127.0.0.1, hence allow_private."""
+    entry = {
+        "id": "hostile", "name": "Hostile News", "homepage": f"http://{HOST}/", "languages": ["en"],
+        "sources": sources, "article_patterns": ["^/a/"],
+        "politeness": {"concurrency": 8, "delay": 0, "timeout": timeout, "obey_robots": False},
+        **outlet,
+    }
+    if limits:
+        entry["limits"] = limits
+    data = {"user_agent": "mediawatch-test/0.1 (+https://example.org/contact)", "outlets": [entry]}
+    if allow_private:
+        data["allow_private_addresses"] = True
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def good_site(root: Path, articles: list[str]) -> Path:
+    """Real pages (Global Voices, from the demo bundle) at `articles` paths on HOST."""
+    for n, path in enumerate(articles):
+        file = root / HOST / path.lstrip("/")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(gzip.decompress(GOOD_PAGES[n % len(GOOD_PAGES)].read_bytes()))
+    return root
+
+
+def on(host: str, path: str, fault) -> tuple:
+    return (re.compile(re.escape(host)), re.compile("^" + re.escape(path) + "$"), fault)
+
+
+def rows(db: Path, sql: str, params=()) -> list[dict]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute(sql, params)]
+
+
+def errors(db: Path) -> dict[str, list[str]]:
+    """kind -> messages, over every run."""
+    found: dict[str, list[str]] = {}
+    for row in rows(db, "SELECT kind, url, message FROM crawl_errors ORDER BY id"):
+        found.setdefault(row["kind"], []).append(f"{row['url']}: {row['message']}")
+    return found
+
+
+def crawl(outlets: Path, db: Path, mirror, *args: str, memory: int | None = MEMORY_CAP):
+    started = time.monotonic()
+    result = run_mediawatch(["--outlets", str(outlets), "--db", str(db), "crawl", *args], mirror=mirror,
+                            check=False, timeout=BOUNDED_S, memory_limit=memory)
+    return result, time.monotonic() - started
+
+
+# -- bounded discovery --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory):
+    """Sitemap indexes that list themselves or never end, and a start page maze."""
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
+
+    root = tmp_path_factory.mktemp("discovery")
+    site = good_site(root / "site", ["/a/in-sitemap.html", "/a/in-maze.html"])
+    mirror = MirrorServer(MirrorConfig(root=site, faults=[
+        on(HOST, "/self.xml", faults.xml(faults.sitemap_index(
+            [f"http://{HOST}/self.xml"] * 200 + [f"http://{HOST}/sitemap-1.xml"]))),
+        on(HOST, "/sitemap-1.xml", faults.xml(faults.urlset([f"http://{HOST}/a/in-sitemap.html"]))),
+        (re.compile(re.escape(HOST)), re.compile(r"^/idx/\d+\.xml$"), faults.endless_indexes(HOST)),
+        (re.compile(re.escape(HOST)), re.compile(r"^/maze/\d+\.html$"), faults.link_maze(HOST, 100, "/a/in-maze.html")),
+    ])).start()
+    outlets = registry(root / "outlets.yml", [
+        {"kind": "sitemap_index", "url": f"http://{HOST}/self.xml"},
+        {"kind": "sitemap_index", "url": f"http://{HOST}/idx/0.xml"},
+        {"kind": "start_page", "url": f"http://{HOST}/maze/0.html", "follow_depth": 2},
+    ], limits={"sitemap_depth": 3})
+    db = root / "archive.db"
+    result, seconds = crawl(outlets, db, mirror)
+    yield db, result, seconds, mirror
+    mirror.stop()
+
+
+def test_a_sitemap_index_that_lists_itself_is_read_once(discovered):
+    db, result, seconds, mirror = discovered
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert seconds < BOUNDED_S
+    assert mirror.hits[(HOST, "/self.xml", "fault")] == 1
+    assert rows(db, "SELECT count(*) AS n FROM articles WHERE url LIKE '%/a/in-sitemap.html'")[0]["n"] == 1
+
+
+def test_nested_sitemap_indexes_stop_at_the_depth_limit_and_say_so(discovered):
+    db, _, _, mirror = discovered
+    depth = sorted(path for (host, path, *fault) in mirror.hits if path.startswith("/idx/"))
+    assert depth == ["/idx/0.xml", "/idx/1.xml", "/idx/2.xml", "/idx/3.xml"]
+    (limit,) = errors(db)["discovery_limit"]
+    assert "/idx/4.xml" in limit and "sitemap_depth" in limit
+
+
+def test_follow_depth_reads_each_page_once_and_reaches_the_article(discovered):
+    db, _, _, mirror = discovered
+    maze = {path: n for (host, path, *fault), n in mirror.hits.items() if path.startswith("/maze/")}
+    assert maze and max(maze.values()) == 1, sorted(maze.items(), key=lambda kv: -kv[1])[:5]
+    assert rows(db, "SELECT count(*) AS n FROM articles WHERE url LIKE '%/a/in-maze.html'")[0]["n"] == 1
+
+
+def test_documents_per_run_and_urls_per_document_are_capped_and_recorded(tmp_path, mirror_factory):
+    site = good_site(tmp_path / "site", [f"/a/{n}.html" for n in range(3)])
+    mirror = mirror_factory(site, faults=[
+        (re.compile(re.escape(HOST)), re.compile(r"^/idx/\d+\.xml$"), faults.endless_indexes(HOST, width=10)),
+        on(HOST, "/many.xml", faults.xml(faults.urlset(f"http://{HOST}/a/{n}.html" for n in range(500)))),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [
+        {"kind": "sitemap", "url": f"http://{HOST}/many.xml"},
+        {"kind": "sitemap_index", "url": f"http://{HOST}/idx/0.xml"},
+    ], limits={"sitemap_depth": 10, "documents_per_run": 20, "urls_per_document": 100})
+    db = tmp_path / "archive.db"
+    result, _ = crawl(outlets, db, mirror)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    documents = [k for k in mirror.hits if len(k) == 3 and k[1].endswith(".xml")]
+    assert len(documents) == 20
+    limits = errors(db)["discovery_limit"]
+    assert len(limits) == 2, limits
+    assert any("documents_per_run" in m and "20" in m for m in limits)
+    assert any("many.xml" in m and "urls_per_document" in m and "100" in m for m in limits)
+    assert rows(db, "SELECT count(*) AS n FROM frontier WHERE source LIKE '%many.xml'")[0]["n"] == 100
+
+
+def test_a_million_url_sitemap_keeps_memory_bounded_and_the_time_limit(tmp_path, mirror_factory):
+    # 1,000,000 article URLs in 2.5 MB of gzip. Today: 3 GB and a 90 s time limit overrun by 75 s.
+    sitemap = faults.big_sitemap_gz(HOST, 1_000_000)
+    site = good_site(tmp_path / "site", ["/a/0.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/sitemap.xml.gz", faults.body(sitemap, "application/x-gzip")),
+        (re.compile(re.escape(HOST)), re.compile(r"^/a/\d+\.html$"), faults.status(404)),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "sitemap", "url": f"http://{HOST}/sitemap.xml.gz"}])
+    db = tmp_path / "archive.db"
+    result, seconds = crawl(outlets, db, mirror, "--time-limit", "20", memory=2 * 1024**3)
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr, result.stderr[-3000:]
+    assert seconds < 20 + 30, f"ran {seconds:.0f}s for --time-limit 20"
+    (run,) = rows(db, "SELECT * FROM crawl_runs")
+    assert run["status"] == "timed out"
+    (capped,) = errors(db)["discovery_limit"]
+    assert "urls_per_document" in capped and "50000" in capped.replace(",", "")
+    assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 50_000
