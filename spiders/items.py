@@ -77,3 +77,7 @@ class AlreadyArchived(IgnoreRequest):
 
     Raised by the crawl's SkipArchivedMiddleware; the spider's errback tells it from a failure.
     """
+
+
+class RefusedUrl(IgnoreRequest):
+    """A request the URL gate refused (scheme, host or address); the message says why."""

@@ -48,6 +48,7 @@ from spiders.items import (
     DocumentRead,
     FetchedPage,
     NotModified,
+    RefusedUrl,
 )
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -222,6 +223,8 @@ def _classify(failure) -> tuple[str, str]:
         retry_after = error.response.headers.get(b"Retry-After")
         asked = f" (Retry-After: {retry_after.decode('latin-1')})" if retry_after else ""
         return f"http_{status}", f"HTTP {status} for {error.response.url}{asked}"
+    if failure.check(RefusedUrl):
+        return "refused_url", str(error)
     if failure.check(IgnoreRequest):
         # Scrapy drops requests with IgnoreRequest for several reasons; tell them apart.
         message = str(error)
@@ -231,8 +234,6 @@ def _classify(failure) -> tuple[str, str]:
             return "redirect_loop", f"too many redirects: {message}"
         if "MAXSIZE" in message:
             return "too_large", message
-        if "off the outlet" in message:
-            return "off_site_redirect", message
         return "ignored", message or "request dropped"
     if "MAXSIZE" in str(error) or "max size" in str(error):
         # The download handler cancels a response whose Content-Length is over the limit.

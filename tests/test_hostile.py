@@ -82,6 +82,93 @@ def crawl(outlets: Path, db: Path, mirror, *args: str, memory: int | None = MEMO
     return result, time.monotonic() - started
 
 
+# -- one URL gate -------------------------------------------------------------------------------
+
+LOCAL_FILES = ["file:///etc/hostname", "file:///dev/zero", "file:///nonexistent/secret"]
+OFF_SITE = [f"http://{ELSEWHERE}/sitemap.xml", f"http://{HOST}:8080/sitemap.xml", "http://localhost/sitemap.xml",
+            f"ftp://{HOST}/sitemap.xml", "data:text/xml,<urlset/>"]
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory):
+    """A sitemap index and a feed that point everywhere but at the outlet's own pages."""
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
+
+    root = tmp_path_factory.mktemp("gate")
+    site = good_site(root / "site", ["/a/good-1.html", "/a/good-2.html"])
+    mirror = MirrorServer(MirrorConfig(root=site, faults=[
+        on(HOST, "/sitemap.xml", faults.xml(faults.sitemap_index(
+            [*LOCAL_FILES, *OFF_SITE, f"http://{HOST}/sitemap-1.xml"]))),
+        on(HOST, "/sitemap-1.xml", faults.xml(faults.urlset([f"http://{HOST}/a/good-1.html"]))),
+        # A feed that moved to another host, and one whose items are local files.
+        on(HOST, "/moved.xml", faults.redirect(f"http://{ELSEWHERE}/feed.xml")),
+        on(HOST, "/feed.xml", faults.xml(faults.rss([
+            f"file://{HOST}/a/etc-passwd.html", f"ftp://{HOST}/a/story.html", f"http://{HOST}/a/to-file.html",
+            f"http://{HOST}/a/good-2.html"]), "application/rss+xml")),
+        on(HOST, "/a/to-file.html", faults.redirect("file:///etc/passwd")),
+    ])).start()
+    outlets = registry(root / "outlets.yml", [
+        {"kind": "sitemap_index", "url": f"http://{HOST}/sitemap.xml"},
+        {"kind": "feed", "url": f"http://{HOST}/moved.xml"},
+        {"kind": "feed", "url": f"http://{HOST}/feed.xml"},
+    ])
+    db = root / "archive.db"
+    result, seconds = crawl(outlets, db, mirror)
+    yield db, result, seconds, mirror
+    mirror.stop()
+
+
+def test_no_local_file_and_no_other_host_is_read_or_contacted(gated):
+    db, result, seconds, mirror = gated
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert seconds < BOUNDED_S
+    assert not mirror.requested(ELSEWHERE) and not mirror.requested("localhost")
+    assert {url.split(HOST)[-1] for (url,) in [(r["url"],) for r in rows(db, "SELECT url FROM articles")]} == {
+        "/a/good-1.html", "/a/good-2.html"}
+    everything = " ".join(" ".join(m) for m in errors(db).values())
+    assert "No such file" not in everything and "/nonexistent/secret'" not in everything.replace(
+        "file:///nonexistent/secret: ", "")
+
+
+def test_each_refused_url_is_one_row_with_its_reason(gated):
+    db, *_ = gated
+    refused = {row["url"]: row["message"] for row in rows(db, "SELECT url, message FROM crawl_errors"
+                                                              " WHERE kind = 'refused_url'")}
+    for url in LOCAL_FILES + [f"ftp://{HOST}/sitemap.xml"]:
+        assert "scheme" in refused[url], (url, refused)
+    assert ELSEWHERE in refused[f"http://{ELSEWHERE}/sitemap.xml"]
+    assert "8080" in refused[f"http://{HOST}:8080/sitemap.xml"]
+    assert "localhost" in refused["http://localhost/sitemap.xml"]
+    assert ELSEWHERE in refused[f"http://{HOST}/moved.xml"], "a feed redirected off the outlet's hosts"
+    assert "file:///etc/passwd" in refused[f"http://{HOST}/a/to-file.html"], "an article redirected to a file"
+    for url in (f"file://{HOST}/a/etc-passwd.html", f"ftp://{HOST}/a/story.html"):
+        assert "scheme" in refused[url]
+    assert len(rows(db, "SELECT url FROM crawl_errors WHERE kind = 'refused_url'")) == len(refused)
+
+
+def test_private_addresses_are_refused_unless_the_registry_allows_them(tmp_path, mirror_factory):
+    # The mirror is an HTTP proxy on 127.0.0.1: the address the crawler connects to is loopback.
+    site = good_site(tmp_path / "site", ["/a/good-1.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss([f"http://{HOST}/a/good-1.html"]), "application/rss+xml"))])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}],
+                       allow_private=False)
+    db = tmp_path / "archive.db"
+    result, _ = crawl(outlets, db, mirror)
+    assert result.returncode == 1 and not mirror.requested(HOST)
+    (message,) = [r["message"] for r in rows(db, "SELECT message FROM crawl_errors WHERE kind = 'refused_url'")]
+    assert "127.0.0.1" in message and "allow_private_addresses" in message
+    # A host of the outlet's own that resolves to a loopback address, crawled directly.
+    outlets = registry(tmp_path / "direct.yml", [{"kind": "feed", "url": f"http://localhost:{mirror.server_address[1]}/feed.xml"}],
+                       allow_private=False, homepage=f"http://localhost:{mirror.server_address[1]}/",
+                       allowed_hosts=[f"localhost:{mirror.server_address[1]}"])
+    result = run_mediawatch(["--outlets", str(outlets), "--db", str(db), "crawl"], check=False, timeout=BOUNDED_S)
+    assert "Traceback" not in result.stderr
+    assert "localhost" not in mirror.requested() and not [k for k in mirror.hits if k[0] == "localhost"]
+    messages = [r["message"] for r in rows(db, "SELECT message FROM crawl_errors WHERE run_id = 2")]
+    assert len(messages) == 1 and "127.0.0.1" in messages[0] and "loopback" in messages[0], messages
+
+
 # -- bounded discovery --------------------------------------------------------------------------
 
 

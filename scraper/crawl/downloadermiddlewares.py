@@ -1,4 +1,5 @@
-"""Downloader middlewares: keep the crawl incremental, and polite to servers in trouble."""
+"""Downloader middlewares: fetch only what the outlet may be fetched from, keep the crawl
+incremental, and be polite to servers in trouble."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import email.utils
 import logging
 import random
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 
 from archive.store import Archive
-from spiders.items import AlreadyArchived
+from scraper.registry.fetch_policy import FetchPolicy, is_ip_address
+from spiders.items import AlreadyArchived, RefusedUrl
 
 logger = logging.getLogger(__name__)
 
@@ -49,30 +51,102 @@ class SkipArchivedMiddleware:
         return None
 
 
-class StayOnSiteMiddleware:
-    """Refuse to follow an article's redirect off the outlet's allowed hosts.
+class UrlGateMiddleware:
+    """The URL gate: every request of a crawl passes it just before it is downloaded, whatever
+    produced it (a feed, a sitemap or sitemap index, a start page, a redirect, robots.txt, a
+    retry), and is refused unless the outlet's fetch policy (scraper/registry/fetch_policy.py)
+    allows its scheme, its host and the address connected to.
 
-    Scrapy's own offsite filter drops such redirects silently (and not at all for requests
-    with dont_filter); here the request fails through its errback, so the redirect is recorded
-    in crawl_errors, and the other host is never contacted.
+    It sits after HttpProxyMiddleware, so it knows the route: for a direct connection the
+    address checked is the host's, resolved through the reactor's resolver (Scrapy's DNS cache,
+    which the connection then uses: the address checked is the address connected to); through
+    a proxy it is the proxy's. A redirect is checked before it is followed (Scrapy's own
+    RedirectMiddleware silently returns a redirect to another scheme as a 3xx page), and a
+    response is checked against the address it actually came from.
+
+    A refused request fails with RefusedUrl through its errback: one ``refused_url`` row in
+    crawl_errors with the reason. Nothing is read or connected to before the check, so the row
+    never tells whether a local file exists.
     """
+
+    REDIRECTS = (301, 302, 303, 307, 308)
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self._policy: FetchPolicy | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_request(self, request, spider=None):
-        if "url_key" not in request.meta or not request.meta.get("redirect_urls"):
-            return None
-        outlet = getattr(self.crawler.spider, "outlet", None)
-        if outlet is not None and urlsplit(request.url).hostname not in outlet.allowed_hosts:
-            raise IgnoreRequest(
-                f"{request.meta['redirect_urls'][0]} redirected off the outlet's hosts to {request.url}"
-            )
+    @property
+    def policy(self) -> FetchPolicy:
+        if self._policy is None:
+            self._policy = FetchPolicy.for_outlet(self.crawler.spider.outlet)
+        return self._policy
+
+    async def process_request(self, request, spider=None):
+        reason = self.policy.refusal(request.url)
+        if reason is None and not self.policy.allow_private_addresses:
+            reason = await self._address_refusal(request)
+        if reason is not None:
+            raise RefusedUrl(_refused(request, reason))
         return None
+
+    async def _address_refusal(self, request) -> str | None:
+        proxy = request.meta.get("proxy")
+        if proxy:
+            parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            host, what = parts.hostname or "", f"the proxy {parts.netloc}"
+        else:
+            host = urlsplit(request.url).hostname or ""
+            what = f"host {host}"
+        if is_ip_address(host):
+            return self.policy.address_refusal(host, what)
+        from twisted.internet import reactor
+
+        try:
+            address = await maybe_deferred_to_future(reactor.resolve(host))
+        except Exception:  # noqa: BLE001 - the download fails and records it (dns)
+            return None
+        return self.policy.address_refusal(address, f"{what}")
+
+    def process_response(self, request, response, spider=None):
+        if response.ip_address is not None:
+            via = f"the proxy {request.meta['proxy']}" if request.meta.get("proxy") else f"host {urlsplit(request.url).hostname}"
+            reason = self.policy.address_refusal(str(response.ip_address), via)
+            if reason is not None:
+                raise RefusedUrl(_refused(request, f"answered from {response.ip_address}: {reason}"))
+        target = _redirect_target(request, response)
+        if target is not None:
+            reason = self.policy.refusal(target)
+            if reason is not None:
+                raise RefusedUrl(f"{_asked(request)} redirected to {target}: not followed, {reason}")
+        return response
+
+
+def _asked(request) -> str:
+    return request.meta.get("redirect_urls", [request.url])[0]
+
+
+def _refused(request, reason: str) -> str:
+    if request.meta.get("redirect_urls"):
+        return f"{_asked(request)} redirected to {request.url}: not followed, {reason}"
+    return f"{request.url} not requested: {reason}"
+
+
+def _redirect_target(request, response) -> str | None:
+    """Where RedirectMiddleware would send this response's request next, if anywhere."""
+    if response.status not in UrlGateMiddleware.REDIRECTS or b"Location" not in response.headers:
+        return None
+    meta = request.meta
+    if meta.get("dont_redirect") or meta.get("handle_httpstatus_all") or response.status in meta.get(
+            "handle_httpstatus_list", ()):
+        return None
+    location = response.headers[b"Location"].decode("latin-1").strip()
+    if location.startswith("//"):
+        location = f"{urlsplit(request.url).scheme}:{location}"
+    return urljoin(request.url, location)
 
 
 class BackoffMiddleware:

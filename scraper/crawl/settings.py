@@ -37,13 +37,18 @@ BASE_SETTINGS = {
     "ITEM_PIPELINES": {"scraper.crawl.pipelines.ArchivePipeline": 300},
     # Closest to the spider: it sees what the spider yields before anything else does.
     "SPIDER_MIDDLEWARES": {"scraper.crawl.spidermiddlewares.FrontierMiddleware": 950},
+    # Only http(s) is ever downloaded: Scrapy would otherwise read file:// URLs from the local
+    # disk, and fetch ftp://, s3:// and data: ones (the URL gate refuses them first anyway).
+    "DOWNLOAD_HANDLERS": {"file": None, "ftp": None, "s3": None, "data": None},
     "DOWNLOADER_MIDDLEWARES": {
         "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
-        "scraper.crawl.downloadermiddlewares.StayOnSiteMiddleware": 60,
         # After RobotsTxtMiddleware (100), which parses robots.txt.
         "scraper.crawl.downloadermiddlewares.CrawlDelayMiddleware": 110,
         # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
         "scraper.crawl.downloadermiddlewares.BackoffMiddleware": 560,
+        # Last before the download, after HttpProxyMiddleware (750): sees the final request and
+        # its route; first to see a response, before RedirectMiddleware (600) follows it.
+        "scraper.crawl.downloadermiddlewares.UrlGateMiddleware": 760,
     },
     "MEDIAWATCH_RETRY_AFTER_MAX": 60,
     "MEDIAWATCH_BACKOFF_BASE": 1.0,

@@ -47,7 +47,10 @@ def allowed_host(url: str | SplitResult, allowed_hosts) -> bool:
     host = host_of(parts)
     if not host:
         return False
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        return False
     if port is None or port == _DEFAULT_PORTS.get(parts.scheme):
         return host in allowed_hosts
     return f"{host}:{port}" in allowed_hosts
