@@ -81,3 +81,7 @@ class AlreadyArchived(IgnoreRequest):
 
 class RefusedUrl(IgnoreRequest):
     """A request the URL gate refused (scheme, host or address); the message says why."""
+
+
+class TooLarge(IgnoreRequest):
+    """A response over a size limit (its headers or its body); the message says which."""

@@ -49,6 +49,7 @@ from spiders.items import (
     FetchedPage,
     NotModified,
     RefusedUrl,
+    TooLarge,
 )
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -225,6 +226,8 @@ def _classify(failure) -> tuple[str, str]:
         return f"http_{status}", f"HTTP {status} for {error.response.url}{asked}"
     if failure.check(RefusedUrl):
         return "refused_url", str(error)
+    if failure.check(TooLarge):
+        return "too_large", str(error)
     if failure.check(IgnoreRequest):
         # Scrapy drops requests with IgnoreRequest for several reasons; tell them apart.
         message = str(error)

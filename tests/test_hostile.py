@@ -260,3 +260,29 @@ def test_a_million_url_sitemap_keeps_memory_bounded_and_the_time_limit(tmp_path,
     (capped,) = errors(db)["discovery_limit"]
     assert "urls_per_document" in capped and "50000" in capped.replace(",", "")
     assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 50_000
+
+
+# -- bounded responses ----------------------------------------------------------------------------
+
+
+def test_oversized_bodies_and_headers_are_too_large_and_not_fetched_again(tmp_path, mirror_factory):
+    site = good_site(tmp_path / "site", ["/a/good-1.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss(
+            [f"http://{HOST}/a/chunked.html", f"http://{HOST}/a/headers.html", f"http://{HOST}/a/good-1.html"]),
+            "application/rss+xml")),
+        on(HOST, "/a/chunked.html", faults.chunked(30 * 1024 * 1024)),
+        on(HOST, "/a/headers.html", faults.header_flood(200 * 1024 * 1024)),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}])
+    db = tmp_path / "archive.db"
+    result, seconds = crawl(outlets, db, mirror, memory=2 * 1024**3)
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr, result.stderr[-3000:]
+    assert seconds < BOUNDED_S
+    too_large = {m.split(":")[0] + ":" + m.split(":")[1] for m in errors(db)["too_large"]}
+    assert too_large == {f"http://{HOST}/a/chunked.html", f"http://{HOST}/a/headers.html"}, errors(db)
+    first_hits = (mirror.hits[(HOST, "/a/chunked.html", "fault")], mirror.hits[(HOST, "/a/headers.html", "fault")])
+    assert first_hits == (1, 1), "a page over a limit is not retried in the run"
+    crawl(outlets, db, mirror)
+    assert (mirror.hits[(HOST, "/a/chunked.html", "fault")], mirror.hits[(HOST, "/a/headers.html", "fault")]) == first_hits
+    assert [r["status"] for r in rows(db, "SELECT status FROM crawl_runs ORDER BY id")] == ["ok", "ok"]

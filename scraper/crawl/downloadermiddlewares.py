@@ -10,13 +10,17 @@ import random
 import time
 from urllib.parse import urljoin, urlsplit
 
+from weakref import WeakKeyDictionary
+
 from scrapy import signals
+from scrapy.exceptions import DownloadCancelledError, StopDownload
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 
 from archive.store import Archive
 from scraper.registry.fetch_policy import FetchPolicy, is_ip_address
-from spiders.items import AlreadyArchived, RefusedUrl
+from scraper.crawl.downloadhandlers import ResponseHeadersTooLarge
+from spiders.items import AlreadyArchived, RefusedUrl, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +151,64 @@ def _redirect_target(request, response) -> str | None:
     if location.startswith("//"):
         location = f"{urlsplit(request.url).scheme}:{location}"
     return urljoin(request.url, location)
+
+
+class _BodyTooLarge(StopDownload):
+    def __init__(self, message: str):
+        super().__init__(fail=True)
+        self.args = (message,)
+
+
+class ResponseLimitsMiddleware:
+    """A response over a size limit fails with TooLarge (``too_large`` in crawl_errors), and
+    is not retried: in this run (this sits above BackoffMiddleware and RetryMiddleware, and
+    stops the exception there), nor by the next ones (the frontier waits gone_retry_days).
+
+    - Headers over MEDIAWATCH_MAX_HEADER_BYTES: the download handler drops the connection
+      (scraper/crawl/downloadhandlers.py).
+    - A body over DOWNLOAD_MAXSIZE: Scrapy refuses one whose Content-Length says so, but one
+      sent chunked, without a length, is cancelled with a bare DownloadCancelledError that
+      says nothing of why. Here the body is counted as it arrives and stopped at the limit,
+      just before Scrapy's own check would cancel it.
+    (A compressed body that expands beyond the limit is refused by HttpCompressionMiddleware
+    with an IgnoreRequest that names the max size; the spider records that as too_large.)
+    """
+
+    def __init__(self, crawler):
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.received: WeakKeyDictionary = WeakKeyDictionary()
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def bytes_received(self, data, request, spider=None):
+        size = self.received.get(request, 0) + len(data)
+        self.received[request] = size
+        maxsize = request.meta.get("download_maxsize", self.maxsize)
+        if maxsize and size > maxsize:
+            raise _BodyTooLarge(f"body over {maxsize / 2**20:g} MB (DOWNLOAD_MAXSIZE) sent without a "
+                                "Content-Length; stopped there")
+
+    def process_exception(self, request, exception, spider=None):
+        message = _over_a_limit(exception)
+        if message is not None:
+            raise TooLarge(f"{request.url}: {message}")
+        return None
+
+
+def _over_a_limit(exception: BaseException) -> str | None:
+    """Why a failed download was over a size limit, or None if it was not."""
+    if isinstance(exception, _BodyTooLarge):
+        return str(exception)
+    if isinstance(exception, DownloadCancelledError) and "larger than download max size" in str(exception):
+        return str(exception)  # a Content-Length over DOWNLOAD_MAXSIZE
+    cause = exception.__cause__
+    for reason in getattr(cause, "reasons", None) or []:
+        if isinstance(getattr(reason, "value", None), ResponseHeadersTooLarge):
+            return str(reason.value)
+    return None
 
 
 class BackoffMiddleware:

@@ -39,13 +39,22 @@ BASE_SETTINGS = {
     "SPIDER_MIDDLEWARES": {"scraper.crawl.spidermiddlewares.FrontierMiddleware": 950},
     # Only http(s) is ever downloaded: Scrapy would otherwise read file:// URLs from the local
     # disk, and fetch ftp://, s3:// and data: ones (the URL gate refuses them first anyway).
-    "DOWNLOAD_HANDLERS": {"file": None, "ftp": None, "s3": None, "data": None},
+    # Its HTTP handler, with a bound on response headers (scraper/crawl/downloadhandlers.py).
+    "DOWNLOAD_HANDLERS": {
+        "http": "scraper.crawl.downloadhandlers.BoundedHTTPDownloadHandler",
+        "https": "scraper.crawl.downloadhandlers.BoundedHTTPDownloadHandler",
+        "file": None, "ftp": None, "s3": None, "data": None,
+    },
+    # Real servers send a few kB of headers; Twisted would keep any amount in memory.
+    "MEDIAWATCH_MAX_HEADER_BYTES": 256 * 1024,
     "DOWNLOADER_MIDDLEWARES": {
         "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
         # After RobotsTxtMiddleware (100), which parses robots.txt.
         "scraper.crawl.downloadermiddlewares.CrawlDelayMiddleware": 110,
         # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
         "scraper.crawl.downloadermiddlewares.BackoffMiddleware": 560,
+        # Above both: a response over a size limit is neither waited for nor retried.
+        "scraper.crawl.downloadermiddlewares.ResponseLimitsMiddleware": 570,
         # Last before the download, after HttpProxyMiddleware (750): sees the final request and
         # its route; first to see a response, before RedirectMiddleware (600) follows it.
         "scraper.crawl.downloadermiddlewares.UrlGateMiddleware": 760,
