@@ -262,6 +262,49 @@ def test_a_million_url_sitemap_keeps_memory_bounded_and_the_time_limit(tmp_path,
     assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 50_000
 
 
+# -- bounded extraction ---------------------------------------------------------------------------
+
+
+def test_an_extraction_over_its_time_limit_costs_one_page_and_keeps_it_for_reextract(tmp_path, mirror_factory):
+    site = good_site(tmp_path / "site", ["/a/good-1.html", "/a/good-2.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss(
+            [f"http://{HOST}/a/links.html", f"http://{HOST}/a/good-1.html", f"http://{HOST}/a/good-2.html"]),
+            "application/rss+xml")),
+        on(HOST, "/a/links.html", faults.link_farm(550_000)),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}],
+                       limits={"extraction_seconds": 3})
+    db = tmp_path / "archive.db"
+    result, seconds = crawl(outlets, db, mirror)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert seconds < BOUNDED_S, "today: 262 s and 2.7 GB for this page"
+    assert {r["url"].split(HOST)[1] for r in rows(db, "SELECT url FROM articles")} == {"/a/good-1.html", "/a/good-2.html"}
+    (timeout,) = errors(db)["extraction_timeout"]
+    assert "/a/links.html" in timeout
+    (kept,) = rows(db, "SELECT size FROM raw_pages WHERE url LIKE '%/a/links.html'")
+    assert kept["size"] > 10_000_000
+
+
+def test_an_extraction_over_its_memory_limit_costs_one_page(tmp_path, mirror_factory):
+    site = good_site(tmp_path / "site", ["/a/good-1.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss([f"http://{HOST}/a/links.html", f"http://{HOST}/a/good-1.html"]),
+                                         "application/rss+xml")),
+        on(HOST, "/a/links.html", faults.link_farm(200_000)),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}],
+                       limits={"extraction_memory_mb": 256, "extraction_seconds": 120})
+    db = tmp_path / "archive.db"
+    result, seconds = crawl(outlets, db, mirror)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert seconds < BOUNDED_S, "today: 39 s and 1.2 GB for this page"
+    (over,) = errors(db)["extraction_memory"]
+    assert "/a/links.html" in over and "256" in over
+    assert rows(db, "SELECT count(*) AS n FROM raw_pages WHERE url LIKE '%/a/links.html'")[0]["n"] == 1
+    assert rows(db, "SELECT count(*) AS n FROM articles")[0]["n"] == 1
+
+
 # -- bounded responses ----------------------------------------------------------------------------
 
 

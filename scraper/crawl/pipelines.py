@@ -79,12 +79,15 @@ class ArchivePipeline:
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {**outlet.extraction_hints(), **page.hints}
+        limits = workers.PageLimits(outlet.limits.extraction_seconds, outlet.limits.extraction_memory_mb)
         try:
-            extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints)
-        except Exception as exc:  # a crashed worker process must cost one page, not the run
+            extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints, limits)
+        except Exception as exc:  # the pool itself failed: this page only
             extraction = workers.Extraction(None, compress_page(page.body), repr(exc))
         if extraction.error:
-            self.archive.record_error(self.run_id, outlet.id, page.url, "extract_failed", extraction.error)
+            # The page is stored below without an article: `mediawatch reextract` retries it.
+            self.archive.record_error(self.run_id, outlet.id, page.url, extraction.limit or "extract_failed",
+                                      f"{extraction.error}; the page is kept for `mediawatch reextract`")
         record = extraction.record
         if record is not None:
             record = outlet.article_record(record, page.final_url)
