@@ -329,3 +329,79 @@ def test_oversized_bodies_and_headers_are_too_large_and_not_fetched_again(tmp_pa
     crawl(outlets, db, mirror)
     assert (mirror.hits[(HOST, "/a/chunked.html", "fault")], mirror.hits[(HOST, "/a/headers.html", "fault")]) == first_hits
     assert [r["status"] for r in rows(db, "SELECT status FROM crawl_runs ORDER BY id")] == ["ok", "ok"]
+
+
+# -- no silent loss, charsets, dead links --------------------------------------------------------
+
+RUSSIAN_PAGE = SITE / "www.kommersant.ru" / "doc" / "7715044.gz"
+RUSSIAN_FRAGMENT = "В то время как все в этот день были маниакально озабочены"
+
+
+def page_with_json_ld(ld: str) -> bytes:
+    html = gzip.decompress(GOOD_PAGES[0].read_bytes()).decode("utf-8")
+    return html.replace("</head>", f'<script type="application/ld+json">{ld}</script></head>', 1).encode("utf-8")
+
+
+def russian(meta: str = "") -> bytes:
+    html = gzip.decompress(RUSSIAN_PAGE.read_bytes()).decode("utf-8")
+    html = re.sub(r'<meta charset="utf-8" />', meta, html, flags=re.I)
+    return html.encode("utf-8")
+
+
+BAD_PAGES = {
+    "/a/surrogate-author.html": faults.body(page_with_json_ld(
+        '{"@type": "NewsArticle", "author": {"@type": "Person", "name": "Ann \\ud800 Lee"}}'), "text/html; charset=utf-8"),
+    "/a/year-1.html": faults.body(page_with_json_ld(
+        '{"@type": "NewsArticle", "datePublished": "0001-01-01T00:00:00+05:00"}'), "text/html; charset=utf-8"),
+    "/a/year-9999.html": faults.body(page_with_json_ld(
+        '{"@type": "NewsArticle", "datePublished": "9999-12-31T23:00:00-05:00"}'), "text/html; charset=utf-8"),
+    "/a/utf16-header.html": faults.body(russian(), "text/html; charset=utf-16"),
+    "/a/utf16-meta.html": faults.body(russian('<meta charset="utf-16" />'), "text/html"),
+}
+DEAD = [f"/a/dead-{n}.html" for n in range(20)]
+
+
+@pytest.fixture(scope="module")
+def bad_pages(tmp_path_factory):
+    """Pages that used to vanish or lose their text, and a feed full of dead links: two runs."""
+    from scraper.demo.mirror import MirrorConfig, MirrorServer
+
+    root = tmp_path_factory.mktemp("bad-pages")
+    site = good_site(root / "site", ["/a/good-1.html", "/a/good-2.html"])
+    links = [f"http://{HOST}{p}" for p in [*BAD_PAGES, *DEAD, "/a/good-1.html", "/a/good-2.html"]]
+    mirror = MirrorServer(MirrorConfig(root=site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss(links), "application/rss+xml")),
+        *(on(HOST, path, fault) for path, fault in BAD_PAGES.items()),
+        (re.compile(re.escape(HOST)), re.compile(r"^/a/dead-\d+\.html$"), faults.status(404)),
+    ])).start()
+    outlets = registry(root / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}])
+    db = root / "archive.db"
+    first, _ = crawl(outlets, db, mirror)
+    dead_hits = sum(n for (host, path, *fault), n in mirror.hits.items() if "/a/dead-" in path)
+    second, _ = crawl(outlets, db, mirror)
+    yield db, first, second, mirror, dead_hits
+    mirror.stop()
+
+
+def test_a_utf8_page_labelled_utf16_is_stored_as_text(bad_pages):
+    db, *_ = bad_pages
+    for path in ("/a/utf16-header.html", "/a/utf16-meta.html"):
+        (article,) = rows(db, "SELECT text FROM articles WHERE url = ?", [f"http://{HOST}{path}"])
+        assert RUSSIAN_FRAGMENT in article["text"], path
+
+
+def test_reextract_repairs_a_page_stored_with_a_charset_that_did_not_decode_it(tmp_path):
+    from archive.store import Archive
+
+    db = tmp_path / "archive.db"
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}],
+                       languages=["ru"])
+    body = russian()
+    with Archive(db) as archive:  # as a crawl before the fix stored it: decoded as UTF-16, no text
+        archive.store_page({"url": f"http://{HOST}/a/1.html", "url_key": f"{HOST}/a/1.html", "outlet_id": "hostile",
+                            "final_url": f"http://{HOST}/a/1.html", "status": 200, "content_type": "text/html",
+                            "encoding": "utf-16", "body": body, "hints": {}}, None, None)
+    result = run_mediawatch(["--outlets", str(outlets), "--db", str(db), "reextract"])
+    assert "new articles (from pages stored without one): 1" in result.stdout, result.stdout
+    (article,) = rows(db, "SELECT text FROM articles")
+    assert RUSSIAN_FRAGMENT in article["text"]
