@@ -8,21 +8,22 @@ in raw_pages (so `mediawatch reextract` repairs pages an earlier, more trusting 
 wrong):
 
 1. a byte-order mark;
-2. UTF-8, when the bytes are valid UTF-8 and not plain ASCII (nor mostly zero bytes, as
-   UTF-16 is): text in another charset almost never forms valid multi-byte UTF-8 sequences, so
-   this beats any label;
-3. each declared charset in turn (the header, then the page's own <meta>, or for a stored page
-   the one recorded when it was fetched), if it is a known codec that decodes the bytes without
-   error, and for UTF-16/UTF-32 only if the bytes look like them (ASCII markup in UTF-16 is
-   every other byte zero);
-4. detection (charset-normalizer, limited to the Latin and Cyrillic encodings of the outlets
+2. a declared UTF-16 or UTF-32, if the bytes decode to markup with it (a page in any other
+   charset read as UTF-16 becomes CJK-looking text without a single tag);
+3. UTF-8, when the bytes are valid UTF-8 and not plain ASCII: text in another charset almost
+   never forms valid multi-byte UTF-8 sequences, so this beats any other label;
+4. each other declared charset in turn (the header, then the page's own <meta>, or for a stored
+   page the one recorded when it was fetched), if it is a known codec that decodes the bytes
+   without error;
+5. detection (charset-normalizer, limited to the Latin and Cyrillic encodings of the outlets
    monitored), and when it gives up, the first of those encodings that reads every byte;
-5. UTF-8 with undecodable bytes as U+FFFD: a damaged page still gives what it can.
+6. UTF-8 with undecodable bytes as U+FFFD: a damaged page still gives what it can.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
 from scrapy.http import TextResponse
@@ -35,6 +36,7 @@ from w3lib.encoding import (
 # Encodings worth considering for the outlets monitored (Latin and Cyrillic scripts).
 _CANDIDATES = ["utf_8", "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "cp1252", "iso8859_2", "cp1250"]
 _WIDE = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|meta|title|div|p|a|script|link)\b", re.I)
 
 
 def decode_page(response: TextResponse) -> tuple[str, str]:
@@ -58,18 +60,28 @@ def decode_html(body: bytes, declared: list[str | None]) -> tuple[str, str]:
     if bom_encoding:
         return body[len(bom):].decode(bom_encoding, "replace"), bom_encoding
     codecs_declared = [name for name in (_codec(label) for label in declared) if name]
+    # A declared UTF-16/32 is believed only if what it decodes to is markup: a page in any other
+    # charset read as UTF-16 becomes CJK-looking text without a single tag.
+    for name in codecs_declared:
+        if name in _WIDE:
+            try:
+                text = body.decode(name)
+            except UnicodeError:
+                continue
+            if _MARKUP.search(text, 0, 4096):
+                return text, name
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is not None and not text.isascii() and not _looks_wide(body):
+    if text is not None and not text.isascii():
         return text, "utf-8"
     for name in codecs_declared:
-        if name in _WIDE and not _looks_wide(body):
+        if name in _WIDE:
             continue
         try:
             return body.decode(name), name
-        except (UnicodeDecodeError, UnicodeError):
+        except UnicodeError:
             continue
     if text is not None:  # plain ASCII, and no declaration that fits it better
         return text, "utf-8"
@@ -99,12 +111,6 @@ def _codec(label: str | None) -> str | None:
     if not getattr(info, "_is_text_encoding", True):
         return None
     return info.name
-
-
-def _looks_wide(body: bytes) -> bool:
-    """Could these bytes be UTF-16 or UTF-32 text? Their markup would be mostly zero bytes."""
-    sample = body[:4096]
-    return len(sample) >= 2 and sample.count(0) * 4 >= len(sample)
 
 
 def _meta_charset(body: bytes) -> str | None:
