@@ -268,14 +268,18 @@ def _hints(title, published, language) -> dict:
 
 
 def _utc(value: str | None) -> str | None:
-    """'YYYY-MM-DDTHH:MM:SSZ' (or the day alone), so dates compare as strings."""
+    """'YYYY-MM-DDTHH:MM:SSZ' (or the day alone), so dates compare as strings; None for a date
+    no timestamp can hold (year 1 or 9999 with an offset: a sitemap's, not a reason to lose the URL)."""
     if not value:
         return None
     value = value.strip()
     # Fast path for the sitemap form '2025-05-23T10:22:14.88Z': 1.8 million of them per archive.
     if len(value) >= 20 and value[10] == "T" and value[-1] == "Z" and value[19] in ".Z":
         return value[:19] + "Z"
-    return normalise_published(value)
+    try:
+        return normalise_published(value)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _clean_title(title: str | None) -> str | None:

@@ -342,6 +342,21 @@ def page_with_json_ld(ld: str) -> bytes:
     return html.replace("</head>", f'<script type="application/ld+json">{ld}</script></head>', 1).encode("utf-8")
 
 
+def dateless_article(head: str = "") -> bytes:
+    """An article page that gives no date of its own (so a hostile one is the only one)."""
+    text = "<p>" + "A paragraph of real words that makes this an article worth keeping today. " * 30 + "</p>"
+    return (f"<html><head><title>Dateless</title>{head}</head><body><article><h1>Dateless</h1>{text}"
+            "</article></body></html>").encode()
+
+
+def news_sitemap(url: str, published: str) -> str:
+    return ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f"<url><loc>{url}</loc><news:news><news:publication><news:name>H</news:name><news:language>en"
+            f"</news:language></news:publication><news:publication_date>{published}</news:publication_date>"
+            "<news:title>From the news sitemap</news:title></news:news></url></urlset>")
+
+
 def russian(meta: str = "") -> bytes:
     html = gzip.decompress(RUSSIAN_PAGE.read_bytes()).decode("utf-8")
     html = re.sub(r'<meta charset="utf-8" />', meta, html, flags=re.I)
@@ -351,10 +366,13 @@ def russian(meta: str = "") -> bytes:
 BAD_PAGES = {
     "/a/surrogate-author.html": faults.body(page_with_json_ld(
         '{"@type": "NewsArticle", "author": {"@type": "Person", "name": "Ann \\ud800 Lee"}}'), "text/html; charset=utf-8"),
-    "/a/year-1.html": faults.body(page_with_json_ld(
-        '{"@type": "NewsArticle", "datePublished": "0001-01-01T00:00:00+05:00"}'), "text/html; charset=utf-8"),
-    "/a/year-9999.html": faults.body(page_with_json_ld(
-        '{"@type": "NewsArticle", "datePublished": "9999-12-31T23:00:00-05:00"}'), "text/html; charset=utf-8"),
+    "/a/year-1.html": faults.body(dateless_article(
+        '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "0001-01-01T00:00:00+05:00"}'
+        "</script>"), "text/html; charset=utf-8"),
+    "/a/year-9999.html": faults.body(dateless_article(
+        '<meta property="article:published_time" content="9999-12-31T23:00:00-05:00">'), "text/html; charset=utf-8"),
+    # Its date comes from the news sitemap that lists it, through the frontier.
+    "/a/news-9999.html": faults.body(dateless_article(), "text/html; charset=utf-8"),
     "/a/utf16-header.html": faults.body(russian(), "text/html; charset=utf-16"),
     "/a/utf16-meta.html": faults.body(russian('<meta charset="utf-16" />'), "text/html"),
 }
@@ -368,13 +386,16 @@ def bad_pages(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("bad-pages")
     site = good_site(root / "site", ["/a/good-1.html", "/a/good-2.html"])
-    links = [f"http://{HOST}{p}" for p in [*BAD_PAGES, *DEAD, "/a/good-1.html", "/a/good-2.html"]]
+    links = [f"http://{HOST}{p}" for p in [*BAD_PAGES, *DEAD, "/a/good-1.html", "/a/good-2.html"]
+             if p != "/a/news-9999.html"]
     mirror = MirrorServer(MirrorConfig(root=site, faults=[
         on(HOST, "/feed.xml", faults.xml(faults.rss(links), "application/rss+xml")),
+        on(HOST, "/news.xml", faults.xml(news_sitemap(f"http://{HOST}/a/news-9999.html", "9999-12-31T23:00:00-05:00"))),
         *(on(HOST, path, fault) for path, fault in BAD_PAGES.items()),
         (re.compile(re.escape(HOST)), re.compile(r"^/a/dead-\d+\.html$"), faults.status(404)),
     ])).start()
-    outlets = registry(root / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}])
+    outlets = registry(root / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"},
+                                              {"kind": "news_sitemap", "url": f"http://{HOST}/news.xml"}])
     db = root / "archive.db"
     first, _ = crawl(outlets, db, mirror)
     dead_hits = sum(n for (host, path, *fault), n in mirror.hits.items() if "/a/dead-" in path)
@@ -383,11 +404,74 @@ def bad_pages(tmp_path_factory):
     mirror.stop()
 
 
+def test_no_page_vanishes_a_field_that_cannot_be_stored_is_dropped_with_a_warning(bad_pages):
+    db, first, *_ = bad_pages
+    assert "Traceback" not in first.stderr, first.stderr[-3000:]
+    stored = {r["url"].split(HOST)[1]: r for r in rows(db, "SELECT * FROM articles")}
+    assert {"/a/surrogate-author.html", "/a/year-1.html", "/a/year-9999.html", "/a/news-9999.html"} <= set(stored)
+    assert "\ud800" not in (stored["/a/surrogate-author.html"]["authors"] or "")
+    for path in ("/a/year-1.html", "/a/year-9999.html", "/a/news-9999.html"):
+        assert not (stored[path]["published"] or "").startswith(("0001", "9999")), stored[path]["published"]
+    assert stored["/a/news-9999.html"]["title"] == "Dateless"
+    # (The news sitemap's date is dropped as discovery records the URL: the frontier keeps no
+    # date it cannot compare, and the page is fetched and stored all the same.)
+    dropped = errors(db)["bad_field"]
+    assert len(dropped) == 3 and all(any(p in m for m in dropped) for p in
+                                     ("surrogate-author", "year-1.html", "year-9999"))
+    assert any("authors: a lone surrogate replaced" in m for m in dropped)
+    assert any("0001-01-01T00:00:00+05:00" in m and "dropped" in m for m in dropped)
+
+
+def test_every_run_reconciles_what_it_fetched_with_what_it_stored_or_recorded(bad_pages):
+    db, *_ = bad_pages
+    for run in rows(db, "SELECT * FROM crawl_runs"):
+        assert run["pages_fetched"] == run["pages_stored"] + run["pages_unchanged"] + run["pages_recorded"], run
+        assert run["reconciled"] == 1, run
+
+
 def test_a_utf8_page_labelled_utf16_is_stored_as_text(bad_pages):
     db, *_ = bad_pages
     for path in ("/a/utf16-header.html", "/a/utf16-meta.html"):
         (article,) = rows(db, "SELECT text FROM articles WHERE url = ?", [f"http://{HOST}{path}"])
         assert RUSSIAN_FRAGMENT in article["text"], path
+
+
+def test_dead_links_are_not_fetched_again_and_do_not_fail_a_healthy_outlet(bad_pages):
+    db, first, second, mirror, dead_hits_first_run = bad_pages
+    assert dead_hits_first_run == 20
+    dead_hits = sum(n for (host, path, *fault), n in mirror.hits.items() if "/a/dead-" in path)
+    assert dead_hits == 20, "a 404 is not requested again in the next run"
+    runs = rows(db, "SELECT status, errors, dead_links FROM crawl_runs ORDER BY id")
+    assert [r["status"] for r in runs] == ["ok", "ok"] and second.returncode == 0, second.stdout
+    assert runs[0]["dead_links"] == 20 and runs[1]["errors"] == 0
+    assert rows(db, "SELECT count(*) AS n FROM frontier WHERE state = 'gone'")[0]["n"] == 20
+
+
+async def test_the_ops_queries_show_dead_links_without_alarm(bad_pages):
+    from archive.serve import datasette_app
+
+    db, *_ = bad_pages
+    client = datasette_app(db).client
+    attention = (await client.get(f"/{db.stem}/outlets_needing_attention.json?_shape=array")).json()
+    assert attention == []
+    (dead,) = (await client.get(f"/{db.stem}/dead_links.json?_shape=array")).json()
+    assert dead["outlet_id"] == "hostile" and dead["dead_links"] == 20 and dead["next_retry"] > "2026"
+    (latest,) = (await client.get(f"/{db.stem}/latest_runs.json?_shape=array")).json()
+    assert latest["status"] == "ok" and latest["reconciled"] == 1
+
+
+async def test_a_site_that_is_down_fails_the_run_and_says_so(tmp_path, mirror_factory):
+    from archive.serve import datasette_app
+
+    mirror = mirror_factory(tmp_path, dead_hosts=(HOST,))
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}], timeout=2)
+    db = tmp_path / "archive.db"
+    result, _ = crawl(outlets, db, mirror)
+    (run,) = rows(db, "SELECT status, message FROM crawl_runs")
+    assert result.returncode == 1 and run["status"] == "failed"
+    assert run["message"].startswith("site down: no request to it was answered")
+    attention = (await datasette_app(db).client.get("/archive/outlets_needing_attention.json?_shape=array")).json()
+    assert [(r["outlet_id"], r["problem"]) for r in attention] == [("hostile", "site down")]
 
 
 def test_reextract_repairs_a_page_stored_with_a_charset_that_did_not_decode_it(tmp_path):

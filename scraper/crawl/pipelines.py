@@ -1,7 +1,8 @@
 """The archive pipeline: extract each fetched page in a worker process and store it.
 
 It also keeps the run's row in `crawl_runs`: opened when the spider opens, closed with a
-status derived from why the spider closed (finished, shut down by a signal, time limit).
+status derived from why the spider closed (finished, shut down by a signal, time limit) and
+from the site's health (down, or only some dead links), and with its counts reconciled.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ _STATUS_BY_CLOSE_REASON = {
 
 
 class ArchivePipeline:
+    """Every fetched article page ends here as an article, as a stored page with a recorded
+    reason (no text, extraction over a limit or failed, a field repaired), or as a crawl_errors
+    row; nothing raised while storing it escapes unrecorded. The run's counts say so: pages are
+    counted as they arrive (pages_fetched) and as they end (pages_stored, pages_unchanged,
+    pages_recorded), and the closed run says whether they add up (crawl_runs.reconciled)."""
+
     def __init__(self, crawler):
         self.crawler = crawler
         self.settings = crawler.settings
@@ -36,8 +43,10 @@ class ArchivePipeline:
         self.run_id: int | None = None
         self.pool = None
         self.fatal: str | None = None
+        self.answered = 0  # responses of any kind (documents, pages, robots.txt, errors)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -55,14 +64,16 @@ class ArchivePipeline:
         spider.run_id = self.run_id
         self.pool = workers.acquire(self.settings.getint("MEDIAWATCH_EXTRACT_WORKERS") or None)
 
+    def response_received(self, response, request, spider=None):
+        self.answered += 1
+        if "url_key" in request.meta and self.run_id is not None:
+            self._write(self.archive.count_fetched, self.run_id)
+
     async def process_item(self, item, spider=None):
         spider = spider or self.crawler.spider
         try:
             if isinstance(item, CrawlProblem):
-                self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message)
-                if item.url_key:
-                    self.frontier.mark_failed(item.url_key, item.kind, item.message, spider.outlet.limits.gone_retry_days)
-                self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
+                self._problem(item, spider.outlet)
             elif isinstance(item, FetchedPage):
                 await self._store_page(item, spider.outlet)
         except ArchiveError as exc:
@@ -74,7 +85,23 @@ class ArchivePipeline:
             self.crawler.engine.close_spider(spider, "archive_error")
         return item
 
+    def _problem(self, item: CrawlProblem, outlet) -> None:
+        page = item.answered and item.url_key is not None
+        self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message, page=page)
+        if item.url_key:
+            self.frontier.mark_failed(item.url_key, item.kind, item.message, outlet.limits.gone_retry_days)
+        self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
+
     async def _store_page(self, page: FetchedPage, outlet) -> None:
+        try:
+            await self._extract_and_store(page, outlet)
+        except ArchiveError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a page must never vanish: keep it and say why
+            logger.exception("storing %s failed", page.url)
+            self._store_failed(page, exc)
+
+    async def _extract_and_store(self, page: FetchedPage, outlet) -> None:
         # What discovery recorded for this URL (from any source, e.g. a Google News sitemap
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
@@ -97,6 +124,27 @@ class ArchivePipeline:
             self.archive.record_error(
                 self.run_id, outlet.id, page.url, "no_text", "no article text could be extracted"
             )
+
+    def _store_failed(self, page: FetchedPage, exc: Exception) -> None:
+        """Storing the article failed for a reason of its own: keep the page without it, and
+        record why; if even that fails, record it."""
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            self.archive.store_page({**vars(page), "html_zlib": None}, None, self.run_id)
+        except ArchiveError:
+            raise
+        except Exception as again:  # noqa: BLE001
+            self.archive.record_error(self.run_id, page.outlet_id, page.url, "store_failed",
+                                      f"{message}; the page could not be kept either ({again!r})", page=True)
+            return
+        self.archive.record_error(self.run_id, page.outlet_id, page.url, "store_failed",
+                                  f"{message}; the page is kept for `mediawatch reextract`")
+
+    def _write(self, write, *args) -> None:
+        try:
+            write(*args)
+        except ArchiveError as exc:
+            logger.error("%s", exc)
 
     def request_dropped(self, request, spider=None):
         """A redirect back to a URL of its own redirect chain is a loop; say so.
@@ -125,10 +173,29 @@ class ArchivePipeline:
         status = _STATUS_BY_CLOSE_REASON.get(reason, "failed")
         message = self.fatal or (None if status == "ok" else f"spider closed: {reason}")
         row = self.archive.db["crawl_runs"].get(self.run_id)
-        if status == "ok" and row["pages_fetched"] == 0 and row["errors"] > 0:
-            status, message = "failed", "no page could be fetched; see crawl_errors"
+        if status == "ok" and row["errors"] > 0:
+            status, message = self._health(row) or (status, message)
+        # Scrapy finishes every page it has fetched before the spider closes, whatever the
+        # reason: they all add up, or something dropped a page without a trace (a bug: say so).
+        unaccounted = row["pages_fetched"] - row["pages_stored"] - row["pages_unchanged"] - row["pages_recorded"]
+        if unaccounted:
+            note = f"{unaccounted} fetched page(s) ended neither stored nor recorded; see the log"
+            message = f"{message}; {note}" if message else note
         try:
-            self.archive.finish_run(self.run_id, status, message)
+            self.archive.finish_run(self.run_id, status, message, reconcile=True)
         except ArchiveError as exc:
             logger.error("could not record the end of run %s: %s", self.run_id, exc)
         self.archive.close()
+
+    def _health(self, row) -> tuple[str, str] | None:
+        """A run that ended with errors: the site down, or nothing of it readable, fails it;
+        some dead links or broken pages on a site that answers do not."""
+        read = self.crawler.stats.get_value("mediawatch/discovery/read", 0)
+        if read or row["pages_fetched"]:
+            return None
+        kinds = ", ".join(f"{kind} ×{count}" for kind, count in self.archive.conn.execute(
+            "SELECT kind, count(*) FROM crawl_errors WHERE run_id = ? GROUP BY kind ORDER BY count(*) DESC",
+            (self.run_id,)))
+        if not self.answered:
+            return "failed", f"site down: no request to it was answered ({kinds})"
+        return "failed", f"none of its feeds, sitemaps or pages could be read ({kinds}); see crawl_errors"

@@ -25,16 +25,19 @@ the run's bookkeeping:
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urldefrag
 
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request
 
 from archive.frontier import Frontier, Selection
 from archive.store import Archive
 from scraper.registry.fetch_policy import FetchPolicy
 from spiders.items import CrawlProblem, Discovered, DocumentRead, NotModified
+
+logger = logging.getLogger(__name__)
 
 # Documents read with conditional requests. Not sitemap indexes: an index can stay the same
 # while a child sitemap it lists changes, so a 304 for it would hide new articles.
@@ -92,6 +95,7 @@ class FrontierMiddleware:
                 yield out
 
     def process_spider_output(self, response, result, spider=None):
+        self._count_read(response)
         reading = _Reading(self.limits.urls_per_document)
         for item_or_request in result:
             yield from self._handle(item_or_request, response, reading)
@@ -99,12 +103,29 @@ class FrontierMiddleware:
                 return  # the spider's parser is closed with its generator: the rest is not read
 
     async def process_spider_output_async(self, response, result, spider=None):
+        self._count_read(response)
         reading = _Reading(self.limits.urls_per_document)
         async for item_or_request in result:
             for out in self._handle(item_or_request, response, reading):
                 yield out
             if reading.stopped:
                 return
+
+    def _count_read(self, response) -> None:
+        """A document answered in full or as unchanged (an HTTP error reaches here too, on its
+        way from the errback, and is not a document read)."""
+        if "discovery" in response.meta and (200 <= response.status < 300 or response.status == 304):
+            self.stats.inc_value("mediawatch/discovery/read")
+
+    def process_spider_exception(self, response, exception, spider=None):
+        """A callback that raised (a bug, or a page it could not handle): the response ends as
+        a recorded problem, never silently."""
+        if isinstance(exception, IgnoreRequest):
+            return None  # HttpError and the like go to the errback
+        logger.error("parsing %s failed", response.url, exc_info=exception)
+        return [CrawlProblem(outlet_id=self.spider.outlet.id, url=response.url, kind="parse_failed",
+                             message=f"{type(exception).__name__}: {exception}",
+                             url_key=response.meta.get("url_key"), answered=True)]
 
     def _handle(self, item_or_request, response, reading: "_Reading"):
         if not isinstance(item_or_request, Discovered):
