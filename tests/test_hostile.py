@@ -489,3 +489,88 @@ def test_reextract_repairs_a_page_stored_with_a_charset_that_did_not_decode_it(t
     assert "new articles (from pages stored without one): 1" in result.stdout, result.stdout
     (article,) = rows(db, "SELECT text FROM articles")
     assert RUSSIAN_FRAGMENT in article["text"]
+
+
+# -- archive guard --------------------------------------------------------------------------------
+
+
+def guarded(tmp_path, mirror_factory, db: Path) -> tuple:
+    site = good_site(tmp_path / "site", ["/a/good-1.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss([f"http://{HOST}/a/good-1.html"]), "application/rss+xml"))])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}])
+    before = db.read_bytes()
+    result, _ = crawl(outlets, db, mirror)
+    return result, before, mirror
+
+
+def test_an_archive_from_a_newer_version_is_refused(tmp_path, mirror_factory):
+    from archive.store import Archive
+
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 999")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    result, before, mirror = guarded(tmp_path, mirror_factory, db)
+    assert result.returncode == 1 and "newer" in result.stderr and "999" in result.stderr, result.stderr
+    assert db.read_bytes() == before and not mirror.requested(HOST)
+
+
+def test_a_damaged_archive_is_refused_before_the_crawl_writes(tmp_path, mirror_factory):
+    from archive.store import Archive
+
+    db = tmp_path / "archive.db"
+    with Archive(db) as archive:
+        for n in range(300):
+            archive.record_error(None, None, f"http://x/{n}", "test", "x" * 500)
+        archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = archive.conn.execute("PRAGMA page_size").fetchone()[0]
+        # A page in the middle of an old table, which a crawl that stores new pages never reads.
+        (page,) = archive.conn.execute("SELECT pageno FROM dbstat WHERE name = 'crawl_errors' AND pagetype = 'leaf'"
+                                       " ORDER BY pageno LIMIT 1 OFFSET 10").fetchone()
+    data = bytearray(db.read_bytes())
+    data[(page - 1) * size:page * size] = b"\xff" * size
+    db.write_bytes(bytes(data))
+    result, before, mirror = guarded(tmp_path, mirror_factory, db)
+    assert result.returncode == 1 and "damaged" in result.stderr and "mediawatch backup" in result.stderr, result.stderr
+    assert db.read_bytes() == before and not mirror.requested(HOST)
+
+
+def test_a_sqlite_file_that_is_not_an_archive_is_refused(tmp_path, mirror_factory):
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    result, before, _ = guarded(tmp_path, mirror_factory, db)
+    assert result.returncode == 1 and "not a mediawatch archive" in result.stderr, result.stderr
+    assert db.read_bytes() == before
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["invoices"]
+
+
+def test_an_archive_from_before_the_header_is_recognised_and_stamped(tmp_path):
+    from archive.store import APPLICATION_ID, SCHEMA_VERSION, Archive
+
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    with sqlite3.connect(db) as conn:  # as every archive written before this version
+        conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 0")
+    Archive(db).close()
+    with sqlite3.connect(db) as conn:
+        header = (conn.execute("PRAGMA application_id").fetchone()[0], conn.execute("PRAGMA user_version").fetchone()[0])
+    assert header == (APPLICATION_ID, SCHEMA_VERSION)
+
+
+def test_a_passed_integrity_check_is_not_repeated_within_its_interval(tmp_path):
+    from archive.store import Archive, check_archive
+
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    seconds = check_archive(db)
+    assert seconds is not None  # a full quick_check ran
+    with Archive(db) as archive:
+        archive.record_check(seconds)
+    assert check_archive(db) is None  # and is not run again for QUICK_CHECK_EVERY_S
+    assert check_archive(db, every_s=0) is not None
