@@ -286,6 +286,32 @@ def test_an_extraction_over_its_time_limit_costs_one_page_and_keeps_it_for_reext
     assert kept["size"] > 10_000_000
 
 
+def test_the_time_limit_holds_while_a_page_is_being_extracted(tmp_path, mirror_factory):
+    # A page whose extraction takes minutes (within its own 120 s CPU limit) when the run's
+    # time limit comes: Scrapy waits for every page in the pipeline, so the run used to last as
+    # long as the extraction; now the page is given up at the limit and fetched again next run.
+    site = good_site(tmp_path / "site", ["/a/good-1.html"])
+    mirror = mirror_factory(site, faults=[
+        on(HOST, "/feed.xml", faults.xml(faults.rss([f"http://{HOST}/a/good-1.html", f"http://{HOST}/a/links.html"]),
+                                         "application/rss+xml")),
+        on(HOST, "/a/links.html", faults.link_farm(550_000)),
+    ])
+    outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}],
+                       limits={"extraction_seconds": 120})
+    db = tmp_path / "archive.db"
+    started = time.monotonic()
+    result = run_mediawatch(["--outlets", str(outlets), "--db", str(db), "crawl", "--time-limit", "15"],
+                            mirror=mirror, check=False, timeout=BOUNDED_S)
+    assert time.monotonic() - started < 15 + 45, "the run outlasted its time limit"
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    (run,) = rows(db, "SELECT status, reconciled FROM crawl_runs")
+    assert run == {"status": "timed out", "reconciled": 1}
+    (interrupted,) = errors(db)["extraction_interrupted"]
+    assert "/a/links.html" in interrupted
+    assert rows(db, "SELECT state, attempts FROM frontier WHERE url LIKE '%links.html'") == [
+        {"state": "queued", "attempts": 0}]
+
+
 def test_an_extraction_over_its_memory_limit_costs_one_page(tmp_path, mirror_factory):
     site = good_site(tmp_path / "site", ["/a/good-1.html"])
     mirror = mirror_factory(site, faults=[

@@ -8,6 +8,7 @@ from the site's health (down, or only some dead links), and with its counts reco
 from __future__ import annotations
 
 import logging
+import time
 
 from scrapy import signals
 
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 # Set (to the error message) when the archive refused a write and the crawl was stopped.
 ARCHIVE_ERROR_STAT = "mediawatch/archive_error"
+
+# Problems that say nothing about the URL: its frontier row is left to fetch, no attempt counted.
+_NOT_THE_PAGES_FAULT = {"extraction_interrupted"}
 
 _STATUS_BY_CLOSE_REASON = {
     "finished": "ok",
@@ -63,6 +67,11 @@ class ArchivePipeline:
         )
         spider.run_id = self.run_id
         self.pool = workers.acquire(self.settings.getint("MEDIAWATCH_EXTRACT_WORKERS") or None)
+        # --time-limit: when it comes, Scrapy stops fetching but waits for every page in the
+        # pipeline; pages not extracted by then are given up (and fetched again next run), so
+        # the run ends within seconds of its limit, not an extraction_seconds later.
+        time_limit = self.settings.getfloat("CLOSESPIDER_TIMEOUT")
+        self.deadline = time.monotonic() + time_limit if time_limit > 0 else None
 
     def response_received(self, response, request, spider=None):
         self.answered += 1
@@ -88,7 +97,7 @@ class ArchivePipeline:
     def _problem(self, item: CrawlProblem, outlet) -> None:
         page = item.answered and item.url_key is not None
         self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message, page=page)
-        if item.url_key:
+        if item.url_key and item.kind not in _NOT_THE_PAGES_FAULT:
             self.frontier.mark_failed(item.url_key, item.kind, item.message, outlet.limits.gone_retry_days)
         self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
 
@@ -106,11 +115,17 @@ class ArchivePipeline:
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {**outlet.extraction_hints(), **page.hints}
-        limits = workers.PageLimits(outlet.limits.extraction_seconds, outlet.limits.extraction_memory_mb)
+        limits = workers.PageLimits(outlet.limits.extraction_seconds, outlet.limits.extraction_memory_mb,
+                                    self.deadline)
         try:
             extraction = await workers.extract_in_worker(self.pool, page.text, page.body, page.final_url, hints, limits)
         except Exception as exc:  # the pool itself failed: this page only
             extraction = workers.Extraction(None, compress_page(page.body), repr(exc))
+        if extraction.limit == "extraction_interrupted":
+            # Not stored: its frontier row stays to fetch, so the next run extracts it.
+            self._problem(CrawlProblem(outlet.id, page.url, extraction.limit, f"{extraction.error}; fetched "
+                                       "again by the next run", page.url_key, answered=True), outlet)
+            return
         if extraction.error:
             # The page is stored below without an article: `mediawatch reextract` retries it.
             self.archive.record_error(self.run_id, outlet.id, page.url, extraction.limit or "extract_failed",

@@ -45,10 +45,13 @@ WATCH_INTERVAL_S = 0.1
 
 @dataclass(frozen=True)
 class PageLimits:
-    """What one page's extraction may cost (registry `limits.extraction_seconds` / `_memory_mb`)."""
+    """What one page's extraction may cost (registry `limits.extraction_seconds` / `_memory_mb`),
+    and by when it must be done (time.monotonic(); a crawl's --time-limit): a page still queued
+    or being extracted then is given up as 'extraction_interrupted'."""
 
     cpu_seconds: float = 60
     memory_mb: int = 1024
+    deadline: float | None = None
 
     @property
     def wall_seconds(self) -> float:
@@ -65,8 +68,12 @@ class Extraction:
     html_zlib: bytes | None = None  # the page body compressed for raw_pages (crawled pages)
     error: str | None = None  # why there is no record
     # The bound the extraction went over: 'extraction_timeout' or 'extraction_memory'; or
-    # 'extraction_failed' when its worker died.
+    # 'extraction_failed' when its worker died, 'extraction_interrupted' at its deadline.
     limit: str | None = None
+
+
+def _interrupted() -> Extraction:
+    return Extraction(None, error="not extracted: the run's time limit came first", limit="extraction_interrupted")
 
 
 # -- in the worker -------------------------------------------------------------------------------
@@ -250,6 +257,9 @@ class WorkerPool:
                 future, task, limits = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
+            if limits.deadline is not None and time.monotonic() >= limits.deadline:
+                future.set_result(_interrupted())
+                continue
             worker = self._idle.pop()
             try:
                 cpu, rss = worker.usage()
@@ -303,6 +313,8 @@ class WorkerPool:
             self._replace(worker, Extraction(
                 None, error=f"extraction took over {limits.cpu_seconds:g} s of CPU time; stopped",
                 limit="extraction_timeout"))
+        elif limits.deadline is not None and time.monotonic() >= limits.deadline:
+            self._replace(worker, _interrupted())
 
     def _replace(self, worker: _Worker, outcome: Extraction) -> None:
         """Kill `worker` (over a limit, or dead already) and answer its page with `outcome`."""
