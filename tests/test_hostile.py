@@ -106,12 +106,14 @@ def gated(tmp_path_factory):
             f"file://{HOST}/a/etc-passwd.html", f"ftp://{HOST}/a/story.html", f"http://{HOST}/a/to-file.html",
             f"http://{HOST}/a/good-2.html"]), "application/rss+xml")),
         on(HOST, "/a/to-file.html", faults.redirect("file:///etc/passwd")),
+        # robots.txt requests pass the gate too: this one is not followed to the other host.
+        on(HOST, "/robots.txt", faults.redirect(f"http://{ELSEWHERE}/robots.txt")),
     ])).start()
     outlets = registry(root / "outlets.yml", [
         {"kind": "sitemap_index", "url": f"http://{HOST}/sitemap.xml"},
         {"kind": "feed", "url": f"http://{HOST}/moved.xml"},
         {"kind": "feed", "url": f"http://{HOST}/feed.xml"},
-    ])
+    ], politeness={"concurrency": 8, "delay": 0, "timeout": 5, "obey_robots": True})
     db = root / "archive.db"
     result, seconds = crawl(outlets, db, mirror)
     yield db, result, seconds, mirror
@@ -122,6 +124,7 @@ def test_no_local_file_and_no_other_host_is_read_or_contacted(gated):
     db, result, seconds, mirror = gated
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert seconds < BOUNDED_S
+    assert mirror.hits[(HOST, "/robots.txt", "fault")] == 1
     assert not mirror.requested(ELSEWHERE) and not mirror.requested("localhost")
     assert {url.split(HOST)[-1] for (url,) in [(r["url"],) for r in rows(db, "SELECT url FROM articles")]} == {
         "/a/good-1.html", "/a/good-2.html"}
