@@ -78,3 +78,60 @@ def run_mediawatch(args: list[str], mirror: MirrorServer | None = None, timeout:
 
 def pattern_route(host: str, path: str, file: Path) -> Route:
     return Route(host=re.compile(host), path=re.compile(path), file=file)
+
+
+# -- reconciliation over every crawl the suite runs ------------------------------------------------
+
+_RECONCILIATION = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def crawl_reconciliation(tmp_path_factory, request):
+    """After the last test: read every archive the tests crawled into (under the session's temp
+    folder) and add up how their runs ended, so the suite's summary shows that every fetched page
+    was stored, unchanged or recorded (docs/reliability.md quotes it)."""
+    yield
+    request.config.stash[_RECONCILIATION] = reconciliation(tmp_path_factory.getbasetemp())
+
+
+def reconciliation(root: Path) -> dict:
+    import sqlite3
+
+    totals = {"archives": 0, "runs": 0, "reconciled": 0, "unreconciled": [], "not_closed": 0,
+              "fetched": 0, "stored": 0, "unchanged": 0, "recorded": 0}
+    for db in sorted(root.rglob("*.db")):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                runs = conn.execute("SELECT id, status, message, reconciled, pages_fetched, pages_stored,"
+                                    " pages_unchanged, pages_recorded FROM crawl_runs").fetchall()
+        except sqlite3.Error:
+            continue  # not an archive, or one a test damaged on purpose
+        if not runs:
+            continue
+        totals["archives"] += 1
+        for run_id, status, message, reconciled, fetched, stored, unchanged, recorded in runs:
+            totals["runs"] += 1
+            if reconciled is None:
+                totals["not_closed"] += 1  # killed (the kill -9 tests), or written by a test directly
+                continue
+            for name, value in (("fetched", fetched), ("stored", stored), ("unchanged", unchanged),
+                                ("recorded", recorded)):
+                totals[name] += value
+            if reconciled:
+                totals["reconciled"] += 1
+            else:
+                totals["unreconciled"].append(f"{db.relative_to(root)} run {run_id} ({status}): {message}")
+    return totals
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    totals = config.stash.get(_RECONCILIATION, None)
+    if not totals or not totals["runs"]:
+        return
+    terminalreporter.write_line(
+        f"crawl reconciliation: {totals['runs']} runs in {totals['archives']} archives; "
+        f"{totals['reconciled']} closed runs reconciled, {len(totals['unreconciled'])} not, "
+        f"{totals['not_closed']} never closed (killed); pages fetched {totals['fetched']:,} = stored "
+        f"{totals['stored']:,} + unchanged {totals['unchanged']:,} + recorded {totals['recorded']:,}")
+    for line in totals["unreconciled"]:
+        terminalreporter.write_line(f"  NOT RECONCILED: {line}")

@@ -85,6 +85,11 @@ def crawl_settings(registry: Registry, outlet: Outlet, archive_path: str, *, ref
         "USER_AGENT": registry.user_agent,
         "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
+        # What the engine hands the downloader at once: twice what the outlet's hosts may have
+        # in flight, enough to keep them busy. Scrapy downloads everything already handed to it
+        # before a stopped or timed-out crawl ends (16 by default, even at concurrency 2: 8 rounds
+        # of a slow server's answers after the time limit).
+        "CONCURRENT_REQUESTS": max(2, 2 * outlet.politeness.concurrency * len(outlet.allowed_hosts)),
         "DOWNLOAD_DELAY": max(outlet.politeness.delay, MIN_DOWNLOAD_DELAY_S),
         "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
         "MEDIAWATCH_ARCHIVE": str(archive_path),
