@@ -126,6 +126,9 @@ def assert_archive_consistent(rig):
     for run_id, host, pages, new in query(db, "SELECT id, host, pages_fetched, articles_new FROM crawl_runs"):
         stored = query(db, "SELECT count(*) FROM raw_pages WHERE run_id = ?", (run_id,))[0][0]
         assert pages == stored == new, (run_id, host, pages, stored, new)
+    # Each closed run's reconciliation reached the central archive with it (a killed one has none).
+    for row in query(db, "SELECT id, status, reconciled, pages_fetched, pages_stored FROM crawl_runs"):
+        assert row[2] == (1 if row[1] == "ok" else row[2]) and (row[1] != "ok" or row[3] == row[4]), row
     assert query(db, "SELECT sum(articles_new) FROM crawl_runs")[0][0] == query(db, "SELECT count(*) FROM articles")[0][0]
     assert query(db, "PRAGMA integrity_check")[0][0] == "ok"
     assert query(db, "INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')") == []
