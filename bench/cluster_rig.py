@@ -71,7 +71,9 @@ class Sites:
         return f"{outlet_id}.{DOMAIN}"
 
     def registry(self, path: Path, concurrency: int = 2) -> Path:
-        lines = ['user_agent: "mediawatch-rig/0.1 (+https://example.org/contact)"', "outlets:"]
+        # The hosts reach the sites through the rig's HTTP proxy on 127.0.0.1 (in each namespace).
+        lines = ['user_agent: "mediawatch-rig/0.1 (+https://example.org/contact)"', "allow_private_addresses: true",
+                 "outlets:"]
         for outlet_id in self.articles:
             host = self.host(outlet_id)
             lines += [

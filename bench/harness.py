@@ -105,6 +105,7 @@ def bench_outlets_yaml(path: Path) -> Path:
     """A registry with the one bench outlet, crawled as fast as the machine allows."""
     path.write_text(
         "user_agent: \"mediawatch-bench/0.1 (+https://example.org/contact)\"\n"
+        "allow_private_addresses: true\n"  # the mirror, an HTTP proxy on 127.0.0.1
         "outlets:\n"
         f"  - id: bench\n"
         f"    name: Bench News\n"

@@ -101,6 +101,7 @@ def build_site(root: Path, pages: int) -> tuple[Path, Path]:
     registry = root / "outlets.yml"
     registry.write_text(
         'user_agent: "mediawatch-test/0.1 (+https://example.org/contact)"\n'
+        "allow_private_addresses: true\n"  # the mirror, an HTTP proxy on 127.0.0.1
         "outlets:\n"
         "  - id: crash\n"
         "    name: Crash Test\n"

@@ -39,6 +39,8 @@ SCRIPTS = {
     "scale_out": ([], ["--outlets", "3", "--articles", "10", "--no-doc"]),
     # Extraction quality against the offline corpus (writes docs/extraction.md in full mode).
     "extraction_eval": ([], ["--fast"]),
+    # The worst hostile-web cases, bounded (time, CPU, peak memory; writes docs/reliability.md).
+    "hostile": ([], ["--only", "listing itself", "--no-doc"]),
 }
 
 

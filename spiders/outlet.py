@@ -1,34 +1,27 @@
 """The one spider: everything outlet-specific comes from the outlet's registry entry.
 
-It reads the outlet's discovery sources (feeds, sitemaps, sitemap indexes, Google News
-sitemaps, start pages) and records every article URL it finds in the frontier (with whatever
-the source said about the article) before anything is fetched. Then:
+It reads the outlet's discovery documents (feeds, sitemaps, sitemap indexes, Google News
+sitemaps, start pages) and yields what it finds in them, as it reads: the article URLs of each
+document with whatever the document said about them (``Discovered``, a chunk at a time), the
+further documents they point to (child sitemaps, advertised feeds, pages to follow), and
+problems. It fetches article pages as they are handed to it and yields them (``FetchedPage``).
 
-``incremental`` mode
-    each article URL found becomes a request at once;
-``backfill`` mode
-    once every source has been read, the spider pulls the outlet's queued frontier rows,
-    newest first, a batch at a time as the scheduler drains, so an archive of hundreds of
-    thousands of URLs never sits in Scrapy's memory.
-
-Extracting and storing are the pipeline's job; skipping what is archived is the
-SkipArchivedMiddleware's.
+It keeps no state and touches no storage. What it yields is recorded, bounded and turned into
+article requests by the crawl's FrontierMiddleware (scraper/crawl/spidermiddlewares.py):
+an incremental run fetches what it discovers as soon as it is recorded, a backfill fetches the
+outlet's whole queue newest first once every document is read. Extracting and storing pages is
+the pipeline's job; which URLs may be fetched at all is the URL gate's
+(scraper/crawl/downloadermiddlewares.py).
 """
 
 from __future__ import annotations
 
-import functools
-from urllib.parse import urlsplit
-
 import scrapy
 from scrapy import exceptions as scrapy_errors
-from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
 from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
@@ -37,40 +30,32 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from archive.frontier import Frontier, Selection
-from archive.store import Archive
+from archive.frontier import Selection
 from scraper.discovery.documents import (
     DiscoveryError,
     Entry,
     feed_links,
-    parse_feed,
-    parse_sitemap,
+    iter_feed,
+    iter_sitemap,
 )
 from scraper.extraction.encoding import decode_page
 from scraper.registry.config import Outlet, Source
-from spiders.items import AlreadyArchived, CrawlProblem, FetchedPage
+from scraper.registry.fetch_policy import FetchPolicy
+from spiders.items import (
+    AlreadyArchived,
+    CrawlProblem,
+    Discovered,
+    DocumentRead,
+    FetchedPage,
+    NotModified,
+    RefusedUrl,
+    TooLarge,
+)
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-# Sources read with conditional requests. Not sitemap indexes: an index can stay the same
-# while a child sitemap it lists changes, so a 304 for it would hide new articles.
-_CONDITIONAL_KINDS = ("feed", "sitemap", "news_sitemap")
-
-
-def _discovery_callback(parse):
-    """Count a discovery response as handled once all it led to is recorded or requested.
-
-    A backfill starts fetching only when every sitemap has been read; a sitemap index is not
-    done before its children are requested (each counts as pending from then on).
-    """
-
-    @functools.wraps(parse)
-    def handle(self, response):
-        try:
-            yield from parse(self, response)
-        finally:
-            self._discovery_finished()
-
-    return handle
+# URLs handed on at a time from one document (a chunk is what the FrontierMiddleware records
+# in one transaction, and the most a hostile document makes the spider hold).
+_CHUNK = 1000
 
 
 class OutletSpider(scrapy.Spider):
@@ -82,47 +67,20 @@ class OutletSpider(scrapy.Spider):
         self.outlet = outlet
         self.mode = mode
         self.selection = selection or Selection()
-        self.links = LinkExtractor(allow_domains=list(outlet.allowed_hosts), unique=True)
-        self.frontier: Frontier | None = None
-        # Discovery requests not yet parsed (or failed), and who waits for them to be done.
-        self._discovering = 0
-        self._discovered: Deferred | None = None
+        self.policy = FetchPolicy.for_outlet(outlet)
+        # Links on start pages: the extractor's own host filter allows subdomains and ignores
+        # ports, so links are kept by the outlet's fetch policy instead (parse_start_page).
+        self.links = LinkExtractor(unique=True)
 
     async def start(self):
-        self.frontier = Frontier(Archive(self.settings["MEDIAWATCH_ARCHIVE"]))
         for source in self.outlet.sources_for(self.mode):
-            yield self._source_request(source.url, source, source.kind, source.follow_depth)
-        if self.mode == "backfill":
-            async for request in self._backfill_requests():
-                yield request
+            yield self.document_request(source.url, source, source.kind, follow_left=source.follow_depth)
 
-    async def _backfill_requests(self):
-        if self._discovering:
-            self._discovered = Deferred()
-            await maybe_deferred_to_future(self._discovered)
-        self.frontier.mark_archived(self.outlet.id)
-        stats = self.crawler.stats
-        stats.set_value("mediawatch/backfill/to_fetch", self.frontier.count_todo(self.outlet.id, self.selection))
-        limit = self.selection.limit
-        sent = 0
-        for batch in self.frontier.todo(self.outlet.id, self.selection):
-            for row in batch:
-                if limit is not None and sent >= limit:
-                    return
-                sent += 1
-                yield scrapy.Request(
-                    row.url, callback=self.parse_article, errback=self.on_error,
-                    meta={"url_key": row.url_key, "hints": row.hints()},
-                    # The frontier is the dedupe here; no need for Scrapy to remember every URL.
-                    dont_filter=True,
-                )
-            # Read the next batch only when the scheduler has handed out this one.
-            await self.crawler.signals.wait_for(signals.scheduler_empty)
+    # -- requests ----------------------------------------------------------------------------
 
-    # -- discovery ---------------------------------------------------------------------------
-
-    def _source_request(self, url: str, source: Source, kind: str, depth: int) -> scrapy.Request:
-        self._discovering += 1
+    def document_request(self, url: str, source: Source, kind: str, *, sitemap_level: int = 0,
+                         follow_left: int = 0) -> scrapy.Request:
+        """A request for a discovery document (the FrontierMiddleware bounds and conditions it)."""
         callbacks = {
             "feed": self.parse_feed,
             "sitemap": self.parse_sitemap,
@@ -130,91 +88,71 @@ class OutletSpider(scrapy.Spider):
             "sitemap_index": self.parse_sitemap,
             "start_page": self.parse_start_page,
         }
-        meta = {"source": source, "depth_left": depth, "discovery": kind}
-        headers = {}
-        if kind in _CONDITIONAL_KINDS:
-            # A feed or sitemap unchanged since the last run costs a 304, not a full body.
-            etag, last_modified = self.frontier.archive.validators(self.outlet.id, url)
-            if etag:
-                headers["If-None-Match"] = etag
-            if last_modified:
-                headers["If-Modified-Since"] = last_modified
-            meta["handle_httpstatus_list"] = [304]
         return scrapy.Request(
             url,
             callback=callbacks[kind],
             errback=self.on_error,
-            headers=headers,
-            meta=meta,
-            # Sources are re-read on every run; the dupefilter is for article URLs.
+            meta={"source": source, "discovery": kind, "sitemap_level": sitemap_level, "follow_left": follow_left},
+            # Documents are read again on every run; the run's seen-set keeps them to one read.
             dont_filter=True,
             priority=10,
         )
 
-    def _discovery_finished(self) -> None:
-        self._discovering -= 1
-        if self._discovering == 0 and self._discovered is not None:
-            waiting, self._discovered = self._discovered, None
-            waiting.callback(None)
+    def article_request(self, url: str, url_key: str, hints: dict) -> scrapy.Request:
+        """A request for one article URL (the FrontierMiddleware hands them out)."""
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
+                              meta={"url_key": url_key, "hints": hints},
+                              # The frontier hands out each URL key once per run.
+                              dont_filter=True)
 
-    def _not_modified(self, response):
-        """304 for a feed or sitemap: nothing new in it, not an error.
+    # -- discovery ---------------------------------------------------------------------------
 
-        What it listed before and is still unfetched (a previous run was killed or failed
-        before storing it) is requested again, so a 304 never hides an article.
-        """
-        self.crawler.stats.inc_value("mediawatch/sources_not_modified")
-        if self.mode == "backfill":
-            return  # a backfill fetches from the frontier anyway
-        for row in self.frontier.unfetched_from(self.outlet.id, response.url):
-            yield scrapy.Request(row.url, callback=self.parse_article, errback=self.on_error,
-                                 meta={"url_key": row.url_key, "hints": row.hints()})
+    def _document(self, response) -> str:
+        """The URL a document was requested as (what its validators and frontier rows are kept under)."""
+        return response.meta.get("redirect_urls", [response.url])[0]
 
-    def _remember_validators(self, response) -> None:
-        """Called once everything the source listed is recorded in the frontier (never before:
-        a run killed in between must read the source in full next time)."""
-        if response.meta.get("discovery") in _CONDITIONAL_KINDS:
-            header = response.headers.get
-            self.frontier.archive.remember_validators(
-                self.outlet.id,
-                response.meta.get("redirect_urls", [response.url])[0],  # the URL requests ask for
-                (header(b"ETag") or b"").decode("latin-1") or None,
-                (header(b"Last-Modified") or b"").decode("latin-1") or None,
-            )
+    def _read_to_the_end(self, response) -> DocumentRead:
+        header = response.headers.get
+        return DocumentRead(self._document(response), (header(b"ETag") or b"").decode("latin-1") or None,
+                            (header(b"Last-Modified") or b"").decode("latin-1") or None)
 
-    @_discovery_callback
+    def _discovered(self, document: str, entries: list[Entry]) -> Discovered:
+        return Discovered(document, [(self.outlet.article_key(e.url), e) for e in entries])
+
     def parse_sitemap(self, response):
         if response.status == 304:
-            yield from self._not_modified(response)
+            yield NotModified(self._document(response))
             return
+        source, level = response.meta["source"], response.meta.get("sitemap_level", 0)
+        document = self._document(response)
         try:
-            kind, entries = parse_sitemap(response.body)
+            for kind, entries in iter_sitemap(response.body, _CHUNK):
+                if kind == "urlset":
+                    yield self._discovered(document, entries)
+                    continue
+                # An index: what it lists counts as read from it, and its children are the next level.
+                yield Discovered(document, [(None, child) for child in entries])
+                for child in entries:
+                    if source.children is None or source.children.search(child.url):
+                        yield self.document_request(child.url, source, "sitemap", sitemap_level=level + 1)
         except DiscoveryError as exc:
             yield self._problem(response.url, "bad_sitemap", str(exc))
             return
-        source = response.meta["source"]
-        if kind == "index":
-            for child in entries:
-                if source.children is None or source.children.search(child.url):
-                    yield self._source_request(child.url, source, "sitemap", 0)
-            return
-        yield from self._articles(entries, response.url)
-        self._remember_validators(response)
+        yield self._read_to_the_end(response)
 
-    @_discovery_callback
     def parse_feed(self, response):
         if response.status == 304:
-            yield from self._not_modified(response)
+            yield NotModified(self._document(response))
             return
+        document = self._document(response)
         try:
-            entries = parse_feed(response.body, response.url)
+            for entries in iter_feed(response.body, response.url, _CHUNK):
+                yield self._discovered(document, entries)
         except DiscoveryError as exc:
             yield self._problem(response.url, "bad_feed", str(exc))
             return
-        yield from self._articles(entries, response.url)
-        self._remember_validators(response)
+        yield self._read_to_the_end(response)
 
-    @_discovery_callback
     def parse_start_page(self, response):
         if not isinstance(response, TextResponse):
             yield self._problem(response.url, "not_html", f"start page is {_content_type(response)}")
@@ -222,32 +160,20 @@ class OutletSpider(scrapy.Spider):
         source = response.meta["source"]
         if source.discover_feeds:
             for feed_url in feed_links(response.text, response.url):
-                if urlsplit(feed_url).hostname in self.outlet.allowed_hosts:
-                    yield self._source_request(feed_url, source, "feed", 0)
-        depth_left = response.meta["depth_left"]
+                if self.policy.refusal(feed_url) is None:
+                    yield self.document_request(feed_url, source, "feed")
+        follow_left = response.meta.get("follow_left", 0)
         articles = []
         for link in self.links.extract_links(response):
+            if self.policy.refusal(link.url) is not None:
+                continue  # a link off the outlet's hosts: not a page of its own to read
             if self.outlet.is_article_url(link.url):
                 articles.append(Entry(link.url))
-            elif depth_left > 0:
-                yield self._source_request(link.url, source, "start_page", depth_left - 1)
-        yield from self._articles(articles, response.url)
-
-    def _articles(self, entries: list[Entry], source_url: str):
-        """Record the outlet's article URLs among `entries`; in incremental mode, fetch them."""
-        found = [(key, entry) for entry in entries if (key := self.outlet.article_key(entry.url))]
-        new = self.frontier.record(self.outlet.id, found, source_url)
-        self.crawler.stats.inc_value("mediawatch/discovered", len(found))
-        self.crawler.stats.inc_value("mediawatch/discovered_new", new)
-        if self.mode == "backfill":
-            return
-        for key, entry in found:
-            yield scrapy.Request(
-                entry.url,
-                callback=self.parse_article,
-                errback=self.on_error,
-                meta={"url_key": key, "hints": entry.hints()},
-            )
+            elif follow_left > 0:
+                yield self.document_request(link.url, source, "start_page", follow_left=follow_left - 1)
+        document = self._document(response)
+        for start in range(0, len(articles), _CHUNK):
+            yield self._discovered(document, articles[start:start + _CHUNK])
 
     # -- articles ----------------------------------------------------------------------------
 
@@ -255,7 +181,7 @@ class OutletSpider(scrapy.Spider):
         content_type = _content_type(response)
         if not isinstance(response, TextResponse) or not content_type.startswith(_HTML_TYPES):
             yield self._problem(response.url, "not_html", f"article URL returned {content_type or 'no Content-Type'}",
-                                response.meta.get("url_key"))
+                                response.meta.get("url_key"), answered=True)
             return
         text, encoding = decode_page(response)
         yield FetchedPage(
@@ -272,22 +198,18 @@ class OutletSpider(scrapy.Spider):
         )
 
     def on_error(self, failure):
-        meta = failure.request.meta
-        if "discovery" in meta:
-            self._discovery_finished()
         if failure.check(AlreadyArchived):
             return  # skipped on purpose, not an error
+        meta = failure.request.meta
         kind, message = _classify(failure)
         # After redirects, the URL at fault is the one that was asked for.
         url = meta.get("redirect_urls", [failure.request.url])[0]
-        yield self._problem(url, kind, message, meta.get("url_key"))
+        yield self._problem(url, kind, message, meta.get("url_key"), answered=failure.check(HttpError) is not None)
 
-    def closed(self, reason):
-        if self.frontier is not None:
-            self.frontier.archive.close()
-
-    def _problem(self, url: str, kind: str, message: str, key: str | None = None) -> CrawlProblem:
-        return CrawlProblem(outlet_id=self.outlet.id, url=url, kind=kind, message=message, url_key=key)
+    def _problem(self, url: str, kind: str, message: str, key: str | None = None,
+                 answered: bool = False) -> CrawlProblem:
+        return CrawlProblem(outlet_id=self.outlet.id, url=url, kind=kind, message=message, url_key=key,
+                            answered=answered)
 
 
 def _content_type(response) -> str:
@@ -302,6 +224,10 @@ def _classify(failure) -> tuple[str, str]:
         retry_after = error.response.headers.get(b"Retry-After")
         asked = f" (Retry-After: {retry_after.decode('latin-1')})" if retry_after else ""
         return f"http_{status}", f"HTTP {status} for {error.response.url}{asked}"
+    if failure.check(RefusedUrl):
+        return "refused_url", str(error)
+    if failure.check(TooLarge):
+        return "too_large", str(error)
     if failure.check(IgnoreRequest):
         # Scrapy drops requests with IgnoreRequest for several reasons; tell them apart.
         message = str(error)
@@ -311,8 +237,6 @@ def _classify(failure) -> tuple[str, str]:
             return "redirect_loop", f"too many redirects: {message}"
         if "MAXSIZE" in message:
             return "too_large", message
-        if "off the outlet" in message:
-            return "off_site_redirect", message
         return "ignored", message or "request dropped"
     if "MAXSIZE" in str(error) or "max size" in str(error):
         # The download handler cancels a response whose Content-Length is over the limit.

@@ -49,16 +49,27 @@ def demo_mirror(mirror_factory) -> MirrorServer:
     return mirror_factory(DEMO_DATA / "site")
 
 
+# Runs the CLI after capping the process's address space (inherited by the extraction workers
+# it spawns, each capped alike): a run that would grow without bound fails fast instead of
+# swapping the machine, and a MemoryError in stderr says so.
+_CAPPED = ("import resource, runpy, sys; limit = int(sys.argv.pop(1));"
+           " resource.setrlimit(resource.RLIMIT_AS, (limit, limit));"
+           " runpy.run_module('scraper.cli', run_name='__main__', alter_sys=True)")
+
+
 def run_mediawatch(args: list[str], mirror: MirrorServer | None = None, timeout: int = 300,
-                   check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process (its traffic routed to `mirror` when given)."""
+                   check: bool = True, cwd: Path | None = None,
+                   memory_limit: int | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process (its traffic routed to `mirror` when given; its
+    address space capped at `memory_limit` bytes when given)."""
     env = dict(os.environ)
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
         env.pop(name, None)
     if mirror is not None:
         env.update(mirror.proxy_env())
+    command = [sys.executable, "-c", _CAPPED, str(memory_limit)] if memory_limit else [sys.executable, "-m", "scraper.cli"]
     result = subprocess.run(
-        [sys.executable, "-m", "scraper.cli", *args], env=env, capture_output=True, text=True,
+        [*command, *args], env=env, capture_output=True, text=True,
         timeout=timeout, cwd=cwd,
     )
     if check and result.returncode != 0:
@@ -97,3 +108,60 @@ def served_archive(db: Path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# -- reconciliation over every crawl the suite runs ------------------------------------------------
+
+_RECONCILIATION = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def crawl_reconciliation(tmp_path_factory, request):
+    """After the last test: read every archive the tests crawled into (under the session's temp
+    folder) and add up how their runs ended, so the suite's summary shows that every fetched page
+    was stored, unchanged or recorded (docs/reliability.md quotes it)."""
+    yield
+    request.config.stash[_RECONCILIATION] = reconciliation(tmp_path_factory.getbasetemp())
+
+
+def reconciliation(root: Path) -> dict:
+    import sqlite3
+
+    totals = {"archives": 0, "runs": 0, "reconciled": 0, "unreconciled": [], "not_closed": 0,
+              "fetched": 0, "stored": 0, "unchanged": 0, "recorded": 0}
+    for db in sorted(root.rglob("*.db")):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                runs = conn.execute("SELECT id, status, message, reconciled, pages_fetched, pages_stored,"
+                                    " pages_unchanged, pages_recorded FROM crawl_runs").fetchall()
+        except sqlite3.Error:
+            continue  # not an archive, or one a test damaged on purpose
+        if not runs:
+            continue
+        totals["archives"] += 1
+        for run_id, status, message, reconciled, fetched, stored, unchanged, recorded in runs:
+            totals["runs"] += 1
+            if reconciled is None:
+                totals["not_closed"] += 1  # killed (the kill -9 tests), or written by a test directly
+                continue
+            for name, value in (("fetched", fetched), ("stored", stored), ("unchanged", unchanged),
+                                ("recorded", recorded)):
+                totals[name] += value
+            if reconciled:
+                totals["reconciled"] += 1
+            else:
+                totals["unreconciled"].append(f"{db.relative_to(root)} run {run_id} ({status}): {message}")
+    return totals
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    totals = config.stash.get(_RECONCILIATION, None)
+    if not totals or not totals["runs"]:
+        return
+    terminalreporter.write_line(
+        f"crawl reconciliation: {totals['runs']} runs in {totals['archives']} archives; "
+        f"{totals['reconciled']} closed runs reconciled, {len(totals['unreconciled'])} not, "
+        f"{totals['not_closed']} never closed (killed); pages fetched {totals['fetched']:,} = stored "
+        f"{totals['stored']:,} + unchanged {totals['unchanged']:,} + recorded {totals['recorded']:,}")
+    for line in totals["unreconciled"]:
+        terminalreporter.write_line(f"  NOT RECONCILED: {line}")

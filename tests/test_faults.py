@@ -34,6 +34,7 @@ def registry(path: Path, extra_sources: list[str] = (), robots: bool = True, tim
     sources = [f"http://{HOST}/feed.xml", *extra_sources]
     lines = [
         'user_agent: "mediawatch-test/0.1 (+https://example.org/contact)"',
+        "allow_private_addresses: true  # the mirror, an HTTP proxy on 127.0.0.1",
         "outlets:",
         "  - id: faulty",
         "    name: Faulty News",
@@ -97,7 +98,7 @@ FAULTS = {
     "/a/huge.html": (faults.huge(30 * 1024 * 1024), "too_large"),
     "/a/loop.html": (faults.redirect("/a/loop-2.html"), "redirect_loop"),
     "/a/loop-2.html": (faults.redirect("/a/loop.html"), None),
-    "/a/elsewhere.html": (faults.redirect("http://elsewhere.example/a/1.html"), "off_site_redirect"),
+    "/a/elsewhere.html": (faults.redirect("http://elsewhere.example/a/1.html"), "refused_url"),
     "/a/report.pdf": (faults.body(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", "application/pdf"), "not_html"),
     "/a/photo.html": (faults.body(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png"), "not_html"),
     "/a/empty.html": (faults.body(b"<html><head><title>x</title></head><body></body></html>",

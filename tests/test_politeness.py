@@ -155,6 +155,7 @@ def test_an_outlets_concurrency_limit_holds_when_it_asks_for_no_delay(tmp_path, 
                                                          slow_counted)])
     outlets = tmp_path / "outlets.yml"
     outlets.write_text(
+        "allow_private_addresses: true\n"  # the mirror, an HTTP proxy on 127.0.0.1
         "outlets:\n"
         "  - id: globalvoices\n"
         "    name: Global Voices\n"

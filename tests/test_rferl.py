@@ -92,7 +92,9 @@ def write_registry(tmp_path: Path, outlet_ids, **family_changes) -> Path:
     outlets = [{k: v for k, v in o.items() if k != "site_id" or "{site_id}" in used}
                for o in data["outlets"] if o["id"] in outlet_ids]
     path = tmp_path / "outlets.yml"
-    path.write_text(yaml.safe_dump({"families": {"pangea": family}, "outlets": outlets}, allow_unicode=True),
+    # The mirror is an HTTP proxy on 127.0.0.1: the address every request connects to is loopback.
+    path.write_text(yaml.safe_dump({"allow_private_addresses": True, "families": {"pangea": family},
+                                    "outlets": outlets}, allow_unicode=True),
                     encoding="utf-8")
     return path
 

@@ -16,6 +16,7 @@ from scraper.registry.schedules import ScheduleError, cron_trigger
 from tests.conftest import DEMO_DATA, run_mediawatch
 
 OUTLETS = """
+allow_private_addresses: true  # the mirror, an HTTP proxy on 127.0.0.1
 outlets:
   - id: globalvoices
     name: Global Voices
@@ -242,9 +243,10 @@ def test_a_crawl_that_reaches_its_time_limit_is_marked_timed_out(setup, tmp_path
 
 
 def test_an_outlet_being_crawled_is_not_crawled_again_and_ctrl_c_stops_cleanly(setup, tmp_path):
-    # 15 pages, 4 at a time, 4 s each: the crawl runs ~16 s (time for the two refused attempts), and
-    # finishing what is in progress after Ctrl+C stays well inside the 30 s grace period.
-    mirror, base = setup(slow=4.0)
+    # 15 pages, 4 at a time, 8 s each: the crawl runs ~32 s (time for the two refused attempts to
+    # start and end on a loaded machine), and finishing what is in progress after Ctrl+C stays
+    # well inside the 30 s grace period.
+    mirror, base = setup(slow=8.0)
     env = {**os.environ, **mirror.proxy_env()}
     first = subprocess.Popen([sys.executable, "-m", "scraper.cli", *base, "run", "globalvoices"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -324,6 +326,7 @@ async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
 
 
 DEEP_OUTLETS = """
+allow_private_addresses: true  # the mirror, an HTTP proxy on 127.0.0.1
 families:
   pangea:
     homepage: "https://{host}/"

@@ -37,7 +37,9 @@ from scraper.cluster.tables import ensure_tables
 logger = logging.getLogger("mediawatch.writer")
 
 _RUN_FIELDS = ("outlet_id", "mode", "started", "finished", "status", "pages_fetched", "articles_new",
-               "articles_updated", "errors", "bytes", "duration_s", "pid", "log_file", "message")
+               "articles_updated", "errors", "bytes", "duration_s", "pid", "log_file", "message",
+               # How the run's pages ended, as the host reconciled them (archive/store.py finish_run).
+               "pages_stored", "pages_unchanged", "pages_recorded", "reconciled", "dead_links")
 REJECTED = "writer_rejected"
 
 

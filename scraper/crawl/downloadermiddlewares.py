@@ -1,4 +1,5 @@
-"""Downloader middlewares: keep the crawl incremental, and polite to servers in trouble."""
+"""Downloader middlewares: fetch only what the outlet may be fetched from, keep the crawl
+incremental, and be polite to servers in trouble."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import email.utils
 import logging
 import random
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+from weakref import WeakKeyDictionary
 
 from scrapy import signals
 from scrapy.downloadermiddlewares import retry, robotstxt
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, StopDownload
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 
 from archive.store import Archive
-from spiders.items import AlreadyArchived
+from scraper.registry.fetch_policy import FetchPolicy, is_ip_address
+from scraper.crawl.downloadhandlers import ResponseHeadersTooLarge
+from spiders.items import AlreadyArchived, RefusedUrl, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +29,16 @@ logger = logging.getLogger(__name__)
 class SkipArchivedMiddleware:
     """Drop article requests whose URL key is already in the archive (unless refreshing).
 
-    Spiders mark article candidates with ``meta["url_key"]``. The check runs against the
-    archive's indexes, so it needs no in-memory copy of everything ever stored; a set of the
-    keys requested in this run also stops two URLs of one article being fetched twice.
+    Spiders mark article candidates with ``meta["url_key"]``. The frontier hands out only what
+    is not archived, each URL key once per run; this catches what another crawl process stored
+    since (two outlets listing one article). The check runs against the archive's indexes, so
+    it needs no in-memory copy of everything ever stored.
     """
 
     def __init__(self, archive_path: str, refresh: bool, stats):
         self.archive = Archive(archive_path)
         self.refresh = refresh
         self.stats = stats
-        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -44,40 +50,166 @@ class SkipArchivedMiddleware:
         # A redirect or a retry of a request already let through is the same fetch.
         if key is None or request.meta.get("redirect_times") or request.meta.get("retry_times"):
             return None
-        if key in self.requested:
-            self.stats.inc_value("mediawatch/skipped_duplicate")
-            raise AlreadyArchived(f"article already requested in this run: {request.url}")
         if not self.refresh and self.archive.is_known(key):
             self.stats.inc_value("mediawatch/skipped_archived")
             raise AlreadyArchived(f"already archived: {request.url}")
-        self.requested.add(key)
         return None
 
 
-class StayOnSiteMiddleware:
-    """Refuse to follow an article's redirect off the outlet's allowed hosts.
+class UrlGateMiddleware:
+    """The URL gate: every request of a crawl passes it just before it is downloaded, whatever
+    produced it (a feed, a sitemap or sitemap index, a start page, a redirect, robots.txt, a
+    retry), and is refused unless the outlet's fetch policy (scraper/registry/fetch_policy.py)
+    allows its scheme, its host and the address connected to.
 
-    Scrapy's own offsite filter drops such redirects silently (and not at all for requests
-    with dont_filter); here the request fails through its errback, so the redirect is recorded
-    in crawl_errors, and the other host is never contacted.
+    It sits after HttpProxyMiddleware, so it knows the route: for a direct connection the
+    address checked is the host's, resolved through the reactor's resolver (Scrapy's DNS cache,
+    which the connection then uses: the address checked is the address connected to); through
+    a proxy it is the proxy's. A redirect is checked before it is followed (Scrapy's own
+    RedirectMiddleware silently returns a redirect to another scheme as a 3xx page), and a
+    response is checked against the address it actually came from.
+
+    A refused request fails with RefusedUrl through its errback: one ``refused_url`` row in
+    crawl_errors with the reason. Nothing is read or connected to before the check, so the row
+    never tells whether a local file exists.
     """
+
+    REDIRECTS = (301, 302, 303, 307, 308)
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self._policy: FetchPolicy | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_request(self, request, spider=None):
-        if "url_key" not in request.meta or not request.meta.get("redirect_urls"):
-            return None
-        outlet = getattr(self.crawler.spider, "outlet", None)
-        if outlet is not None and urlsplit(request.url).hostname not in outlet.allowed_hosts:
-            raise IgnoreRequest(
-                f"{request.meta['redirect_urls'][0]} redirected off the outlet's hosts to {request.url}"
-            )
+    @property
+    def policy(self) -> FetchPolicy:
+        if self._policy is None:
+            self._policy = FetchPolicy.for_outlet(self.crawler.spider.outlet)
+        return self._policy
+
+    async def process_request(self, request, spider=None):
+        reason = self.policy.refusal(request.url)
+        if reason is None and not self.policy.allow_private_addresses:
+            reason = await self._address_refusal(request)
+        if reason is not None:
+            raise RefusedUrl(_refused(request, reason))
         return None
+
+    async def _address_refusal(self, request) -> str | None:
+        proxy = request.meta.get("proxy")
+        if proxy:
+            parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            host, what = parts.hostname or "", f"the proxy {parts.netloc}"
+        else:
+            host = urlsplit(request.url).hostname or ""
+            what = f"host {host}"
+        if is_ip_address(host):
+            return self.policy.address_refusal(host, what)
+        from twisted.internet import reactor
+
+        try:
+            address = await maybe_deferred_to_future(reactor.resolve(host))
+        except Exception:  # noqa: BLE001 - the download fails and records it (dns)
+            return None
+        return self.policy.address_refusal(address, f"{what}")
+
+    def process_response(self, request, response, spider=None):
+        if response.ip_address is not None:
+            via = f"the proxy {request.meta['proxy']}" if request.meta.get("proxy") else f"host {urlsplit(request.url).hostname}"
+            reason = self.policy.address_refusal(str(response.ip_address), via)
+            if reason is not None:
+                raise RefusedUrl(_refused(request, f"answered from {response.ip_address}: {reason}"))
+        target = _redirect_target(request, response)
+        if target is not None:
+            reason = self.policy.refusal(target)
+            if reason is not None:
+                raise RefusedUrl(f"{_asked(request)} redirected to {target}: not followed, {reason}")
+        return response
+
+
+def _asked(request) -> str:
+    return request.meta.get("redirect_urls", [request.url])[0]
+
+
+def _refused(request, reason: str) -> str:
+    if request.meta.get("redirect_urls"):
+        return f"{_asked(request)} redirected to {request.url}: not followed, {reason}"
+    return f"{request.url} not requested: {reason}"
+
+
+def _redirect_target(request, response) -> str | None:
+    """Where RedirectMiddleware would send this response's request next, if anywhere."""
+    if response.status not in UrlGateMiddleware.REDIRECTS or b"Location" not in response.headers:
+        return None
+    meta = request.meta
+    if meta.get("dont_redirect") or meta.get("handle_httpstatus_all") or response.status in meta.get(
+            "handle_httpstatus_list", ()):
+        return None
+    location = response.headers[b"Location"].decode("latin-1").strip()
+    if location.startswith("//"):
+        location = f"{urlsplit(request.url).scheme}:{location}"
+    return urljoin(request.url, location)
+
+
+class _BodyTooLarge(StopDownload):
+    def __init__(self, message: str):
+        super().__init__(fail=True)
+        self.args = (message,)
+
+
+class ResponseLimitsMiddleware:
+    """A response over a size limit fails with TooLarge (``too_large`` in crawl_errors), and
+    is not retried: in this run (this sits above BackoffMiddleware and RetryMiddleware, and
+    stops the exception there), nor by the next ones (the frontier waits gone_retry_days).
+
+    - Headers over MEDIAWATCH_MAX_HEADER_BYTES: the download handler drops the connection
+      (scraper/crawl/downloadhandlers.py).
+    - A body over DOWNLOAD_MAXSIZE: Scrapy refuses one whose Content-Length says so, but one
+      sent chunked, without a length, is cancelled with a bare DownloadCancelledError that
+      says nothing of why. Here the body is counted as it arrives and stopped at the limit,
+      just before Scrapy's own check would cancel it.
+    (A compressed body that expands beyond the limit is refused by HttpCompressionMiddleware
+    with an IgnoreRequest that names the max size; the spider records that as too_large.)
+    """
+
+    def __init__(self, crawler):
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.received: WeakKeyDictionary = WeakKeyDictionary()
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def bytes_received(self, data, request, spider=None):
+        size = self.received.get(request, 0) + len(data)
+        self.received[request] = size
+        maxsize = request.meta.get("download_maxsize", self.maxsize)
+        if maxsize and size > maxsize:
+            raise _BodyTooLarge(f"body over {maxsize / 2**20:g} MB (DOWNLOAD_MAXSIZE) sent without a "
+                                "Content-Length; stopped there")
+
+    def process_exception(self, request, exception, spider=None):
+        message = _over_a_limit(exception)
+        if message is not None:
+            raise TooLarge(f"{request.url}: {message}")
+        return None
+
+
+def _over_a_limit(exception: BaseException) -> str | None:
+    """Why a failed download was over a size limit, or None if it was not."""
+    if isinstance(exception, _BodyTooLarge):
+        return str(exception)
+    if isinstance(exception, DownloadCancelledError) and "larger than download max size" in str(exception):
+        return str(exception)  # a Content-Length over DOWNLOAD_MAXSIZE
+    cause = exception.__cause__
+    for reason in getattr(cause, "reasons", None) or []:
+        if isinstance(getattr(reason, "value", None), ResponseHeadersTooLarge):
+            return str(reason.value)
+    return None
 
 
 class BackoffMiddleware:

@@ -1,12 +1,14 @@
 """The archive pipeline: extract each fetched page in a worker process and store it.
 
 It also keeps the run's row in `crawl_runs`: opened when the spider opens, closed with a
-status derived from why the spider closed (finished, shut down by a signal, time limit).
+status derived from why the spider closed (finished, shut down by a signal, time limit) and
+from the site's health (down, or only some dead links), and with its counts reconciled.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from scrapy import signals
 
@@ -20,6 +22,9 @@ logger = logging.getLogger(__name__)
 # Set (to the error message) when the archive refused a write and the crawl was stopped.
 ARCHIVE_ERROR_STAT = "mediawatch/archive_error"
 
+# Problems that say nothing about the URL: its frontier row is left to fetch, no attempt counted.
+_NOT_THE_PAGES_FAULT = {"extraction_interrupted"}
+
 _STATUS_BY_CLOSE_REASON = {
     "finished": "ok",
     "shutdown": "interrupted",
@@ -28,6 +33,12 @@ _STATUS_BY_CLOSE_REASON = {
 
 
 class ArchivePipeline:
+    """Every fetched article page ends here as an article, as a stored page with a recorded
+    reason (no text, extraction over a limit or failed, a field repaired), or as a crawl_errors
+    row; nothing raised while storing it escapes unrecorded. The run's counts say so: pages are
+    counted as they arrive (pages_fetched) and as they end (pages_stored, pages_unchanged,
+    pages_recorded), and the closed run says whether they add up (crawl_runs.reconciled)."""
+
     def __init__(self, crawler):
         self.crawler = crawler
         self.settings = crawler.settings
@@ -36,8 +47,10 @@ class ArchivePipeline:
         self.run_id: int | None = None
         self.pool = None
         self.fatal: str | None = None
+        self.answered = 0  # responses of any kind (documents, pages, robots.txt, errors)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -54,15 +67,22 @@ class ArchivePipeline:
         )
         spider.run_id = self.run_id
         self.pool = workers.acquire(self.settings.getint("MEDIAWATCH_EXTRACT_WORKERS") or None)
+        # --time-limit: when it comes, Scrapy stops fetching but waits for every page in the
+        # pipeline; pages not extracted by then are given up (and fetched again next run), so
+        # the run ends within seconds of its limit, not an extraction_seconds later.
+        time_limit = self.settings.getfloat("CLOSESPIDER_TIMEOUT")
+        self.deadline = time.monotonic() + time_limit if time_limit > 0 else None
+
+    def response_received(self, response, request, spider=None):
+        self.answered += 1
+        if "url_key" in request.meta and self.run_id is not None:
+            self._write(self.archive.count_fetched, self.run_id)
 
     async def process_item(self, item, spider=None):
         spider = spider or self.crawler.spider
         try:
             if isinstance(item, CrawlProblem):
-                self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message)
-                if item.url_key:
-                    self.frontier.mark_failed(item.url_key, item.kind, item.message)
-                self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
+                self._problem(item, spider.outlet)
             elif isinstance(item, FetchedPage):
                 await self._store_page(item, spider.outlet)
         except ArchiveError as exc:
@@ -74,17 +94,43 @@ class ArchivePipeline:
             self.crawler.engine.close_spider(spider, "archive_error")
         return item
 
+    def _problem(self, item: CrawlProblem, outlet) -> None:
+        page = item.answered and item.url_key is not None
+        self.archive.record_error(self.run_id, item.outlet_id, item.url, item.kind, item.message, page=page)
+        if item.url_key and item.kind not in _NOT_THE_PAGES_FAULT:
+            self.frontier.mark_failed(item.url_key, item.kind, item.message, outlet.limits.gone_retry_days)
+        self.crawler.stats.inc_value(f"mediawatch/errors/{item.kind}")
+
     async def _store_page(self, page: FetchedPage, outlet) -> None:
+        try:
+            await self._extract_and_store(page, outlet)
+        except ArchiveError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a page must never vanish: keep it and say why
+            logger.exception("storing %s failed", page.url)
+            self._store_failed(page, exc)
+
+    async def _extract_and_store(self, page: FetchedPage, outlet) -> None:
         # What discovery recorded for this URL (from any source, e.g. a Google News sitemap
         # read after the plain sitemap that led to this request) fills what the request lacks.
         page.hints = {**self.frontier.hints(page.url_key), **page.hints}
         hints = {**outlet.extraction_hints(), **page.hints}
+        limits = workers.PageLimits(outlet.limits.extraction_seconds, outlet.limits.extraction_memory_mb,
+                                    self.deadline)
         try:
-            extraction = await workers.extract_in_worker(self.pool, page.body, page.encoding, page.final_url, hints)
-        except Exception as exc:  # a crashed worker process must cost one page, not the run
+            extraction = await workers.extract_in_worker(self.pool, page.body, page.encoding, page.final_url, hints,
+                                                         limits)
+        except Exception as exc:  # the pool itself failed: this page only
             extraction = workers.Extraction(None, compress_page(page.body), repr(exc))
+        if extraction.limit == "extraction_interrupted":
+            # Not stored: its frontier row stays to fetch, so the next run extracts it.
+            self._problem(CrawlProblem(outlet.id, page.url, extraction.limit, f"{extraction.error}; fetched "
+                                       "again by the next run", page.url_key, answered=True), outlet)
+            return
         if extraction.error:
-            self.archive.record_error(self.run_id, outlet.id, page.url, "extract_failed", extraction.error)
+            # The page is stored below without an article: `mediawatch reextract` retries it.
+            self.archive.record_error(self.run_id, outlet.id, page.url, extraction.limit or "extract_failed",
+                                      f"{extraction.error}; the page is kept for `mediawatch reextract`")
         record = extraction.record
         if record is not None:
             record = outlet.article_record(record, page.final_url)
@@ -94,6 +140,27 @@ class ArchivePipeline:
             self.archive.record_error(
                 self.run_id, outlet.id, page.url, "no_text", "no article text could be extracted"
             )
+
+    def _store_failed(self, page: FetchedPage, exc: Exception) -> None:
+        """Storing the article failed for a reason of its own: keep the page without it, and
+        record why; if even that fails, record it."""
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            self.archive.store_page({**vars(page), "html_zlib": None}, None, self.run_id)
+        except ArchiveError:
+            raise
+        except Exception as again:  # noqa: BLE001
+            self.archive.record_error(self.run_id, page.outlet_id, page.url, "store_failed",
+                                      f"{message}; the page could not be kept either ({again!r})", page=True)
+            return
+        self.archive.record_error(self.run_id, page.outlet_id, page.url, "store_failed",
+                                  f"{message}; the page is kept for `mediawatch reextract`")
+
+    def _write(self, write, *args) -> None:
+        try:
+            write(*args)
+        except ArchiveError as exc:
+            logger.error("%s", exc)
 
     def request_dropped(self, request, spider=None):
         """A redirect back to a URL of its own redirect chain is a loop; say so.
@@ -122,10 +189,29 @@ class ArchivePipeline:
         status = _STATUS_BY_CLOSE_REASON.get(reason, "failed")
         message = self.fatal or (None if status == "ok" else f"spider closed: {reason}")
         row = self.archive.db["crawl_runs"].get(self.run_id)
-        if status == "ok" and row["pages_fetched"] == 0 and row["errors"] > 0:
-            status, message = "failed", "no page could be fetched; see crawl_errors"
+        if status == "ok" and row["errors"] > 0:
+            status, message = self._health(row) or (status, message)
+        # Scrapy finishes every page it has fetched before the spider closes, whatever the
+        # reason: they all add up, or something dropped a page without a trace (a bug: say so).
+        unaccounted = row["pages_fetched"] - row["pages_stored"] - row["pages_unchanged"] - row["pages_recorded"]
+        if unaccounted:
+            note = f"{unaccounted} fetched page(s) ended neither stored nor recorded; see the log"
+            message = f"{message}; {note}" if message else note
         try:
-            self.archive.finish_run(self.run_id, status, message)
+            self.archive.finish_run(self.run_id, status, message, reconcile=True)
         except ArchiveError as exc:
             logger.error("could not record the end of run %s: %s", self.run_id, exc)
         self.archive.close()
+
+    def _health(self, row) -> tuple[str, str] | None:
+        """A run that ended with errors: the site down, or nothing of it readable, fails it;
+        some dead links or broken pages on a site that answers do not."""
+        read = self.crawler.stats.get_value("mediawatch/discovery/read", 0)
+        if read or row["pages_fetched"]:
+            return None
+        kinds = ", ".join(f"{kind} ×{count}" for kind, count in self.archive.conn.execute(
+            "SELECT kind, count(*) FROM crawl_errors WHERE run_id = ? GROUP BY kind ORDER BY count(*) DESC",
+            (self.run_id,)))
+        if not self.answered:
+            return "failed", f"site down: no request to it was answered ({kinds})"
+        return "failed", f"none of its feeds, sitemaps or pages could be read ({kinds}); see crawl_errors"

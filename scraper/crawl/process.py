@@ -10,7 +10,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 
 from archive.frontier import Selection
-from archive.store import Archive, ArchiveError
+from archive.store import Archive, ArchiveError, check_archive
 from scraper.crawl.locks import OutletBusy, OutletLock
 from scraper.crawl.pipelines import ARCHIVE_ERROR_STAT
 from scraper.crawl.settings import BASE_SETTINGS, crawl_settings
@@ -36,9 +36,13 @@ def run_crawl(registry: Registry, outlets: list[Outlet], options: CrawlOptions) 
     Twisted's reactor cannot be restarted, so this can run once per process: schedulers and
     tests run it in a child process (`mediawatch crawl`).
     """
-    # Open (and if need be create) the archive first: one that cannot be written (read-only,
+    # Check the archive before anything writes to it (a newer version's, not an archive at all,
+    # damaged), then open (and if need be create) it: one that cannot be written (read-only,
     # disk full) stops everything here with a message naming it, before any page is fetched.
+    checked = check_archive(options.archive)
     archive = Archive(options.archive)
+    if checked is not None:
+        archive.record_check(checked)
     locks, busy = [], []
     for outlet in outlets:
         try:

@@ -27,12 +27,28 @@ BASE_SETTINGS = {
     "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
     "CONCURRENT_REQUESTS": 16,
     "CONCURRENT_ITEMS": 32,
+    # Bytes of downloaded responses waiting for their callback and pipeline (extraction) before
+    # the engine stops handing out requests (Scrapy's default is 5 MB, some 70 article pages).
+    # Downloads then keep pace with extraction, and a stopped or timed-out run has only a few
+    # pages left to extract before it ends, not a minute's worth.
+    "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 2 * 1024 * 1024,
     "DEPTH_LIMIT": 0,
     "LOG_LEVEL": "INFO",
     "ITEM_PIPELINES": {"scraper.crawl.pipelines.ArchivePipeline": 300},
+    # Closest to the spider: it sees what the spider yields before anything else does.
+    "SPIDER_MIDDLEWARES": {"scraper.crawl.spidermiddlewares.FrontierMiddleware": 950},
+    # Only http(s) is ever downloaded: Scrapy would otherwise read file:// URLs from the local
+    # disk, and fetch ftp://, s3:// and data: ones (the URL gate refuses them first anyway).
+    # Its HTTP handler, with a bound on response headers (scraper/crawl/downloadhandlers.py).
+    "DOWNLOAD_HANDLERS": {
+        "http": "scraper.crawl.downloadhandlers.BoundedHTTPDownloadHandler",
+        "https": "scraper.crawl.downloadhandlers.BoundedHTTPDownloadHandler",
+        "file": None, "ftp": None, "s3": None, "data": None,
+    },
+    # Real servers send a few kB of headers; Twisted would keep any amount in memory.
+    "MEDIAWATCH_MAX_HEADER_BYTES": 256 * 1024,
     "DOWNLOADER_MIDDLEWARES": {
         "scraper.crawl.downloadermiddlewares.SkipArchivedMiddleware": 50,
-        "scraper.crawl.downloadermiddlewares.StayOnSiteMiddleware": 60,
         # Scrapy's own (100), logging a robots.txt it cannot fetch in one line.
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "scraper.crawl.downloadermiddlewares.RobotsTxtMiddleware": 100,
@@ -40,6 +56,11 @@ BASE_SETTINGS = {
         "scraper.crawl.downloadermiddlewares.CrawlDelayMiddleware": 110,
         # Just above RetryMiddleware (550): waits (backoff, Retry-After) before it retries.
         "scraper.crawl.downloadermiddlewares.BackoffMiddleware": 560,
+        # Above both: a response over a size limit is neither waited for nor retried.
+        "scraper.crawl.downloadermiddlewares.ResponseLimitsMiddleware": 570,
+        # Last before the download, after HttpProxyMiddleware (750): sees the final request and
+        # its route; first to see a response, before RedirectMiddleware (600) follows it.
+        "scraper.crawl.downloadermiddlewares.UrlGateMiddleware": 760,
     },
     "MEDIAWATCH_RETRY_AFTER_MAX": 60,
     "MEDIAWATCH_BACKOFF_BASE": 1.0,
@@ -83,6 +104,11 @@ def outlet_settings(registry: Registry, outlet: Outlet) -> dict:
         "USER_AGENT": registry.user_agent,
         "ROBOTSTXT_OBEY": outlet.politeness.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
+        # What the engine hands the downloader at once: twice what the outlet's hosts may have
+        # in flight, enough to keep them busy. Scrapy downloads everything already handed to it
+        # before a stopped or timed-out crawl ends (16 by default, even at concurrency 2: 8 rounds
+        # of a slow server's answers after the time limit).
+        "CONCURRENT_REQUESTS": max(2, 2 * outlet.politeness.concurrency * len(outlet.allowed_hosts)),
         "DOWNLOAD_DELAY": max(outlet.politeness.delay, MIN_DOWNLOAD_DELAY_S),
         "DOWNLOAD_TIMEOUT": outlet.politeness.timeout,
     }

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from scraper.extraction.zones import country_zones
+from scraper.registry.fetch_policy import allowed_host
 from scraper.registry.schedules import ScheduleError, cron_trigger
 from scraper.registry.urls import url_key
 
@@ -190,8 +191,8 @@ class Limits(_Model):
         3, ge=0, le=10, description="an integer from 0 to 10: levels of sitemap indexes followed "
                                     "below a sitemap_index source")
     urls_per_document: WholeNumber = Field(
-        50_000, ge=1, le=10_000_000, description="a whole number >= 1: article URLs taken from one "
-                                                 "sitemap or feed per run (sitemaps.org allows 50,000)")
+        50_000, ge=1, le=10_000_000, description="a whole number >= 1: URLs read from one sitemap, "
+                                                 "feed or page per run (sitemaps.org allows 50,000)")
     documents_per_run: WholeNumber = Field(
         2_000, ge=1, le=1_000_000, description="a whole number >= 1: sitemaps, feeds and start pages "
                                                "one run may read")
@@ -280,7 +281,7 @@ class Outlet(_Model):
 
     def is_article_url(self, url: str) -> bool:
         parts = urlsplit(url)
-        if parts.hostname not in self.allowed_hosts:
+        if not allowed_host(parts, self.allowed_hosts):  # another port is another host
             return False
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         return any(p.search(path) for p in self.article_patterns)
@@ -294,7 +295,7 @@ class Outlet(_Model):
         under its canonical URL and that URL's key, with the outlet's language if it has one
         and the page did not say."""
         canonical = record.get("canonical_url") or fetched_url
-        if urlsplit(canonical).hostname not in self.allowed_hosts:
+        if not allowed_host(canonical, self.allowed_hosts):
             # A canonical link to another host is a syndication or a misconfiguration: keep
             # the URL actually fetched.
             canonical = fetched_url
