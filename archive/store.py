@@ -33,7 +33,7 @@ import sqlite_utils
 import zstandard
 
 from archive.readonly import connect_read_only
-from archive.search import create_search_index
+from archive.search.index import create_search_index
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outlets (
@@ -325,7 +325,7 @@ class Archive:
             for statement in _INDEXES_ON_ADDED_COLUMNS:
                 conn.execute(statement)
             # Full-text search over title and text, with Kazakh/Tajik/Uzbek letters and ё folded,
-            # and its word list (archive/search.py); an archive with an older index is
+            # and its word list (archive/search/index.py); an archive with an older index is
             # re-indexed once.
             create_search_index(conn)
 

@@ -10,7 +10,7 @@ the `rferl-sitemaps` Google News sitemaps, their words given the languages' own 
 index are timed on `--compare` articles first (triggers on every insert, or triggers off and
 one 'rebuild'); the full build uses the faster.
 
-Then 20 searches run through the search page's own code (archive/finder.py: expansion of
+Then 20 searches run through the search page's own code (archive/search/finder.py: expansion of
 every word into its forms and spellings, count, facets and chart, the ranked page of 100) in
 this process on the file (raw sqlite3), and through the real `mediawatch serve` child process
 over HTTP (`/<db>/search.json`), plus the table and facet pages analysts open. With
@@ -44,12 +44,12 @@ from pathlib import Path
 
 from bench_common import REPO, corpus_dir, machine, write_section
 
-from archive import finder
-from archive.search import fold, rebuild_search_index
+from archive.search import finder
+from archive.search.index import fold, rebuild_search_index
 from archive.store import Archive
 from scraper.registry.config import load_registry
 
-SEARCH_PAGE = "search"  # the search page (archive/datasette_plugin.py)
+SEARCH_PAGE = "search"  # the search page (archive/web/plugin.py)
 BATCH = 5_000
 START_DAY = 1_293_840_000  # 2011-01-01
 SPAN_DAYS = 15 * 365
@@ -571,7 +571,7 @@ def main(argv=None) -> dict:
     lines += ["", "| size | " + " | ".join(sizes) + " |", "| --- |" + " --- |" * len(sizes)]
     for label, key in size_rows:
         lines.append(f"| {label} | " + " | ".join(f"{v[key] / 1e6:,.0f} MB" for v in sizes.values()) + " |")
-    lines += ["", "Search: the search page's work (`archive/finder.py`: every word expanded into the forms and "
+    lines += ["", "Search: the search page's work (`archive/search/finder.py`: every word expanded into the forms and "
               "spellings the archive holds, count, facets, time chart, the ranked page of 100), {0} timed runs each "
               "after one untimed (whose time, `first`, includes reading the word list cold); raw = in this process "
               "on the file, Datasette = `GET /<db>/search.json?q=…` to a real `mediawatch serve` child process; "

@@ -13,9 +13,9 @@ index, word list and triggers), and every query runs against all of them:
 
 - today: the query as typed, folded, as FTS5 MATCH (the search before this one);
 - today with `*`: the prefix query the earlier docs told analysts to type;
-- new: archive/query.py's expansion (query side), as the search page runs it;
+- new: archive/search/query.py's expansion (query side), as the search page runs it;
 - index side: an alternative measured for the choice: every word indexed as its stem's
-  spelling key (the shortest stem any language's rules give, then archive.spelling's key), the
+  spelling key (the shortest stem any language's rules give, then archive.search.spelling's key), the
   query reduced the same way.
 
 Recall = planted forms found / planted forms; precision = relevant documents among those found
@@ -40,9 +40,9 @@ from pathlib import Path
 import yaml
 from bench_common import REPO, corpus_dir, machine, write_section
 
-from archive import inflection, spelling
-from archive.query import Expander, QueryError, WordList, compile_match, raw_tokens, tokens
-from archive.search import INDEX, fold, index_form
+from archive.search import inflection, spelling
+from archive.search.query import Expander, QueryError, WordList, compile_match, raw_tokens, tokens
+from archive.search.index import INDEX, fold, index_form
 from archive.store import Archive
 
 REPORT = REPO / "docs" / "search.md"

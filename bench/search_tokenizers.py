@@ -4,7 +4,7 @@ Three FTS5 indexes over the same texts (real Kazakh, Russian and other RFE/RL he
 the news sitemaps, recombined into article-length texts):
 
 - unicode61: words as written (what a plain FTS5 table, and archives before folding, hold);
-- folded: words with қ/к, ё/е ... folded (archive/search.py, the archive's `articles_fts`
+- folded: words with қ/к, ё/е ... folded (archive/search/index.py, the archive's `articles_fts`
   index), so Тоқаев and Токаев are one word;
 - trigram: any substring, which also finds stems inside words and bare suffixes.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench_common import REPO, corpus_dir, machine, write_section
 
-from archive.search import fold
+from archive.search.index import fold
 from scraper.discovery.documents import parse_sitemap
 
 REPORT = REPO / "docs" / "search.md"

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from archive.serve import datasette_app
+from archive.web.serve import datasette_app
 from archive.store import Archive
 from scraper.registry.config import load_registry
 from scraper.registry.urls import url_key

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from archive.serve import datasette_app
+from archive.web.serve import datasette_app
 from scraper.demo import DEMO_OUTLETS
 from tests.conftest import run_mediawatch
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from archive.serve import datasette_app
+from archive.web.serve import datasette_app
 from tests.conftest import DEMO_DATA, run_mediawatch
 
 EXPECTED = json.loads((DEMO_DATA / "expected.json").read_text(encoding="utf-8"))

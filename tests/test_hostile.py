@@ -477,7 +477,7 @@ def test_dead_links_are_not_fetched_again_and_do_not_fail_a_healthy_outlet(bad_p
 
 
 async def test_the_ops_queries_show_dead_links_without_alarm(bad_pages):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
 
     db, *_ = bad_pages
     client = datasette_app(db).client
@@ -490,7 +490,7 @@ async def test_the_ops_queries_show_dead_links_without_alarm(bad_pages):
 
 
 async def test_a_site_that_is_down_fails_the_run_and_says_so(tmp_path, mirror_factory):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
 
     mirror = mirror_factory(tmp_path, dead_hosts=(HOST,))
     outlets = registry(tmp_path / "outlets.yml", [{"kind": "feed", "url": f"http://{HOST}/feed.xml"}], timeout=2)

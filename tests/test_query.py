@@ -1,4 +1,4 @@
-"""The query sanitiser and expander (archive/query.py) on a real archive's index.
+"""The query sanitiser and expander (archive/search/query.py) on a real archive's index.
 
 Property-based (Hypothesis, bounded examples): whatever is typed, the search either says in a
 sentence why it cannot run it, or hands FTS5 an expression it accepts, of bounded size; an
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import inflection
-from archive.finder import Deadline, SearchRequest, SearchTimeout, search
-from archive.query import LIMITS, Expander, QueryError, WordList, compile_match, tokens
-from archive.search import INDEX
+from archive.search import inflection
+from archive.search.finder import Deadline, SearchRequest, SearchTimeout, search
+from archive.search.query import LIMITS, Expander, QueryError, WordList, compile_match, tokens
+from archive.search.index import INDEX
 from archive.store import Archive
 
 TEXTS = [

@@ -298,7 +298,7 @@ def hostile_archive(tmp_path):
 
 
 async def test_arbitrary_sql_is_refused_by_default(hostile_archive):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
 
     refused = await datasette_app(hostile_archive).client.get("/archive.json?sql=select+count(*)+from+raw_pages")
     assert refused.status_code == 403
@@ -310,7 +310,7 @@ async def test_arbitrary_sql_is_refused_by_default(hostile_archive):
 
 
 async def test_archived_html_is_never_rendered(hostile_archive):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
 
     client = datasette_app(hostile_archive).client
     for path in ("/archive/articles", "/archive/articles/1", "/archive/articles?_search=Body", "/archive/search?q=Body"):

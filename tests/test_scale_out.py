@@ -302,7 +302,7 @@ def test_controller_runs_jobs_on_their_hosts_and_reports_host_health(rig):
 
 
 async def test_dashboard_shows_host_health_and_writer_lag_only_for_a_cluster_archive(rig, tmp_path):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
     from archive.store import Archive
 
     client = datasette_app(rig.central).client

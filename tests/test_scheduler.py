@@ -287,7 +287,7 @@ def test_invalid_cron_expressions_are_rejected():
 
 
 async def test_ops_canned_queries_show_runs_failures_and_errors(tmp_path):
-    from archive.serve import datasette_app
+    from archive.web.serve import datasette_app
     from archive.store import Archive
     from scraper.registry.config import load_registry
 

@@ -1,10 +1,10 @@
-"""The folded search index (archive/search.py) stays in step with the articles table."""
+"""The folded search index (archive/search/index.py) stays in step with the articles table."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from archive.search import FOLDS, INDEX, fold
+from archive.search.index import FOLDS, INDEX, fold
 from archive.store import Archive
 
 

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from archive.serve import datasette_app
+from archive.web.serve import datasette_app
 from archive.store import Archive
 from tests.conftest import run_mediawatch, served_archive
 

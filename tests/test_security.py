@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archive.serve import datasette_app, metadata_path
+from archive.web.serve import datasette_app, metadata_path
 from tests.conftest import REPO, run_mediawatch
 
 # Plugins known to only read. A new plugin must be checked (does it write? render stored

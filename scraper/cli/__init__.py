@@ -26,7 +26,7 @@ LIBRARY_ERRORS = (
     ("scraper.registry.config", "ConfigError"),
     ("archive.store", "ArchiveError"),
     ("archive.backup", "BackupError"),
-    ("archive.serve", "ServeError"),
+    ("archive.web.serve", "ServeError"),
     ("scraper.crawl.locks", "LockHeld"),
     ("scraper.crawl.process", "CrawlError"),
     ("scraper.crawl.reextract", "ReextractError"),

@@ -22,7 +22,7 @@ def serve(obj: Context, db_path, host, port, allow_sql):
     Writes nothing, not even beside the archive. In a folder this user cannot write, an
     archive no crawl has open is served as it is at the start (Datasette's immutable mode).
     """
-    from archive.serve import serve as serve_archive
+    from archive.web.serve import serve as serve_archive
 
     path = Path(db_path) if db_path else obj.db
     serve_archive(path, host=host, port=port, allow_sql=allow_sql, on_ready=_announce(path))
@@ -52,7 +52,7 @@ def demo(no_serve, db_path, port):
     real pipeline into demo.db, prints a summary and serves the archive in Datasette.
     No network beyond 127.0.0.1 is used.
     """
-    from archive.serve import serve as serve_archive
+    from archive.web.serve import serve as serve_archive
     from scraper.demo import DEMO_OUTLETS, crawl_through_mirror, start_demo_mirror
 
     mirror = start_demo_mirror()

@@ -31,9 +31,9 @@ def save(obj, name, query, outlet, language, articles_only, published_from, publ
     The query uses the search page's syntax and is checked against the archive first; the
     forms it finds are printed.
     """
-    from archive.finder import QueryError, SearchRequest, compile_request
-    from archive.saved import SavedSearch
-    from archive.saved import save as save_search
+    from archive.search.finder import QueryError, SearchRequest, compile_request
+    from archive.search.saved import SavedSearch
+    from archive.search.saved import save as save_search
 
     search = SavedSearch(name.strip(), query.strip(), outlet, language, "article" if articles_only else "",
                          published_from, published_until)
@@ -53,7 +53,7 @@ def save(obj, name, query, outlet, language, articles_only, published_from, publ
 @click.pass_obj
 def list_searches(obj):
     """List the saved searches."""
-    from archive.saved import listed
+    from archive.search.saved import listed
 
     with Archive(obj.db) as archive:
         for search in listed(archive.conn):
@@ -66,7 +66,7 @@ def list_searches(obj):
 @click.pass_obj
 def remove(obj, name):
     """Remove the saved search NAME."""
-    from archive.saved import remove as remove_search
+    from archive.search.saved import remove as remove_search
 
     with Archive(obj.db) as archive:
         if not remove_search(archive, name):

@@ -4,13 +4,13 @@ Registered as a `datasette` entry point, so it is active whenever the archive is
 by plain `datasette archive.db` where mediawatch is installed). Every value is escaped before
 any markup is added: archived text is never trusted as HTML.
 
-- `/<db>/search` (and `.json`, `.atom`): the analysts' search page (archive/finder.py).
-- `/<db>/saved`: saved searches with their feeds (archive/saved.py); `/<db>/alerts.atom?q=` is
+- `/<db>/search` (and `.json`, `.atom`): the analysts' search page (archive/search/finder.py).
+- `/<db>/saved`: saved searches with their feeds (archive/search/saved.py); `/<db>/alerts.atom?q=` is
   the older address of a search's feed and stays one.
 - `/<db>/articles?_search=`: the table's search box and its CSV/JSON exports find exactly what
-  the search page finds: `_search` is handed to this plugin's filter (archive/query.py) instead
+  the search page finds: `_search` is handed to this plugin's filter (archive/search/query.py) instead
   of Datasette's literal FTS match.
-- Guards (archive/web_guard.py): raw pages, pids, log and file paths are not served.
+- Guards (archive/web/guard.py): raw pages, pids, log and file paths are not served.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from datasette.filters import FilterArguments
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
-from archive import finder, web_guard
-from archive.feeds import atom_feed, safe_link
-from archive.finder import MARK_END, MARK_START, QueryError, SearchRequest
-from archive.search import INDEX, fold
-from archive.saved import listed as saved_searches
+from archive.search import finder
+from archive.search.finder import MARK_END, MARK_START, QueryError, SearchRequest
+from archive.search.index import INDEX, fold
+from archive.search.saved import listed as saved_searches
+from archive.web import guard
+from archive.web.feeds import atom_feed, safe_link
 
 SEARCH_TABLE = "articles"
 # The articles table's search argument, renamed on the way in (see asgi_wrapper) so that
@@ -47,11 +48,11 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def guarded(scope, receive, send):
             if scope.get("type") == "http":
-                refused = web_guard.refusal(scope)
+                refused = guard.refusal(scope)
                 if refused:
                     await refused(scope, receive, send)
                     return
-                scope = web_guard.rewrite(scope, SEARCH_TABLE, TABLE_SEARCH_ARG)
+                scope = guard.rewrite(scope, SEARCH_TABLE, TABLE_SEARCH_ARG)
             await app(scope, receive, send)
 
         return guarded
@@ -61,12 +62,12 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def permission_allowed(actor, action, resource):
-    return web_guard.permission(actor, action, resource)
+    return guard.permission(actor, action, resource)
 
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    return web_guard.client_error(datasette, request, exception)
+    return guard.client_error(datasette, request, exception)
 
 
 # -- the articles table's search --------------------------------------------------------------
@@ -121,7 +122,7 @@ def read_only(view):
 def register_routes():
     return [
         (r"^/-/dashboard$", read_only(dashboard)),
-        (r"^/-/databases(?P<format>\.json)?$", read_only(web_guard.databases)),
+        (r"^/-/databases(?P<format>\.json)?$", read_only(guard.databases)),
         (r"^/(?P<database>[^/]+)/search(?P<format>\.json|\.atom)?$", read_only(search_page)),
         (r"^/(?P<database>[^/]+)/alerts(?P<format>\.atom)?$", read_only(alerts)),
         (r"^/(?P<database>[^/]+)/saved(?P<format>\.json)?$", read_only(saved_page)),

@@ -1,6 +1,6 @@
 """Run one search of the search page on an archive connection: matches, counts, a time chart.
 
-Used by the Datasette plugin (archive/datasette_plugin.py) inside `Database.execute_fn`, so
+Used by the Datasette plugin (archive/web/plugin.py) inside `Database.execute_fn`, so
 every statement runs on one of Datasette's read-only connections, under a hard time limit
 (`Deadline`: SQLite's progress handler, which Datasette's own `sql_time_limit_ms` does not
 reliably apply to FTS5 queries). A count or facet that does not finish in its share of the time
@@ -18,8 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
-from archive.query import CachedExpander, Limits, LIMITS, Match, QueryError, WordList, compile_match
-from archive.search import INDEX, SEARCH_FILTERS_INDEX, TERMS
+from archive.search.query import CachedExpander, Limits, LIMITS, Match, QueryError, WordList, compile_match
+from archive.search.index import INDEX, SEARCH_FILTERS_INDEX, TERMS
 
 WINDOW = 20_000
 PAGE_SIZE = 100

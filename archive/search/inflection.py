@@ -34,8 +34,8 @@ from typing import Callable
 
 import Stemmer
 
-from archive.search import fold
-from archive.spelling import strip_marks
+from archive.search.index import fold
+from archive.search.spelling import strip_marks
 
 CYRILLIC_VOWELS = set("аеиоуыэюяёәөұүіӣӯє")
 LATIN_VOWELS = set("aeiouyäöüıə")

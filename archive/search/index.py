@@ -15,10 +15,10 @@ that FTS5's own 'rebuild' command would re-index the unfolded text; use
 
 The index is declared `content="articles"`: the form plain Datasette and `sqlite-utils search`
 recognise, so they search it too (without the query-side folding and word forms, which live in
-archive/query.py).
+archive/search/query.py).
 
 Beside it, `search_terms` lists every distinct word of the index with its cross-script
-spelling key (archive/spelling.py). Query expansion (archive/query.py) reads it to find which
+spelling key (archive/search/spelling.py). Query expansion (archive/search/query.py) reads it to find which
 inflected forms and other-script spellings of a word the archive holds: a range scan in a
 B-tree, where FTS5's own fts5vocab would read every matching word's whole document list.
 Triggers keep the words in step through a small contentless scratch index, in plain SQL, so
@@ -66,7 +66,7 @@ INDEX = "articles_fts"
 TERMS = "search_terms"
 _SCRATCH = "search_terms_scratch"
 TOKENIZER = "unicode61 remove_diacritics 2"
-# Version of archive.spelling's keys: a change to the rules there recomputes every stored key
+# Version of archive.search.spelling's keys: a change to the rules there recomputes every stored key
 # (kept in the word list as the key of the empty word, which no text contains).
 SPELLING_VERSION = "3"
 # Triggers of archives made by older versions: sqlite-utils' enable_fts() (unfolded words) and
@@ -230,7 +230,7 @@ def _fill_spellings_in_python(conn) -> None:
     """On this (mediawatch) connection, give every word added to the list its spelling key as
     it is added. A TEMP trigger: other clients' connections do not have it, nor need the
     Python function it calls."""
-    from archive.spelling import spelling_key
+    from archive.search.spelling import spelling_key
 
     conn.create_function("mediawatch_spelling_key", 1, spelling_key, deterministic=True)
     conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {TERMS}_spelling AFTER INSERT ON main.{TERMS}"

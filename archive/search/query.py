@@ -18,8 +18,8 @@ prefixes), which keep any single query from holding the server for long: FTS5 re
 document list a prefix covers before SQLite's progress handler gets a chance to stop it.
 
 Plain words are expanded (`Expander`): the archive's word list (`search_terms`, see
-archive/search.py) is read for the words starting with each stem archive/inflection.py gives,
-and for the other script's spellings archive/spelling.py proposes; the forms found are ORed.
+archive/search/index.py) is read for the words starting with each stem archive/search/inflection.py gives,
+and for the other script's spellings archive/search/spelling.py proposes; the forms found are ORed.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from archive import inflection, spelling
-from archive.search import TERMS, index_form
+from archive.search import inflection, spelling
+from archive.search.index import TERMS, index_form
 
 APOSTROPHES = "'ʻʼ’‘`´"
 
@@ -104,7 +104,7 @@ def raw_tokens(text: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """`text` split into words as the index stores them (lower case, archive.search.fold,
+    """`text` split into words as the index stores them (lower case, archive.search.index.fold,
     Latin accents removed)."""
     return [normal(token) for token in raw_tokens(text)]
 

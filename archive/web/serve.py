@@ -29,8 +29,8 @@ SETTINGS = {
 
 def metadata_path() -> Path:
     """datasette-metadata.yml: next to the package in a checkout, inside it when installed."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "datasette-metadata.yml", here.parent / "scraper" / "datasette-metadata.yml"):
+    top = Path(__file__).resolve().parents[2]  # the checkout, or site-packages when installed
+    for candidate in (top / "datasette-metadata.yml", top / "scraper" / "datasette-metadata.yml"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError("datasette-metadata.yml not found next to the mediawatch package")

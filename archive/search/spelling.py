@@ -5,7 +5,7 @@ French), Toqaev (Kazakh Latin) all have the key `tokaev`; Жапаров, Japaro
 Dzhaparov have `japarov`; Мирзиёев and Mirziyoyev meet through the alternatives below. The key
 is how the word *sounds* in the romanisations analysts meet, reduced to what they agree on:
 
-- Cyrillic letter by letter (after archive.search.fold: қ→к, ң→н, ў→у ...): ж дж → j,
+- Cyrillic letter by letter (after archive.search.index.fold: қ→к, ң→н, ў→у ...): ж дж → j,
   х → h, ц → ts, ч → ch, ш щ → sh, ы и й → i, э е → e, ю → u, я → a, ъ ь dropped.
 - Latin: apostrophes dropped (Uzbek oʻ → u, gʻ → g first; BGN's ʹ ʺ too), zh dzh dj → j,
   kh x → h (Uzbek x = х), q → k, w → v (Turkmen w = в), shch → sh, a j after a vowel and
@@ -13,7 +13,7 @@ is how the word *sounds* in the romanisations analysts meet, reduced to what the
   yu are how English writes е я ё ю), any other y → i.
 - In both: a doubled letter counts once (Мухаммед = Mukhamed).
 
-The key only *proposes* spellings in the other script. archive/query.py accepts one only when
+The key only *proposes* spellings in the other script. archive/search/query.py accepts one only when
 what follows the matching part is a word ending of that script's languages, and it never uses
 the key between two Cyrillic words (their letters are compared as written, folded) nor, with
 all of its merges, between two Latin words (`latin_variant_key` is the gentler comparison
@@ -37,7 +37,7 @@ _CYRILLIC_TO_KEY = {
     "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u",
     "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e",
     "ю": "u", "я": "a",
-    # Letters the index folds (archive.search.FOLDS), for words not folded first.
+    # Letters the index folds (archive.search.index.FOLDS), for words not folded first.
     "ё": "e", "є": "e", "ї": "i", "ґ": "g", "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u",
     "ү": "u", "һ": "h", "і": "i", "ў": "u", "ҳ": "h", "ӣ": "i", "ӯ": "u", "ҷ": "j",
 }
