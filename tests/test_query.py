@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from archive.search import inflection
 from archive.search.finder import Deadline, SearchRequest, SearchTimeout, search
-from archive.search.query import LIMITS, Expander, QueryError, WordList, compile_match, tokens
+from archive.search.query import LIMITS, Expander, Limits, QueryError, WordList, compile_match, tokens
 from archive.search.index import INDEX
 from archive.store import Archive
 
@@ -156,3 +156,20 @@ def test_a_search_is_stopped_at_its_time_limit():
     assert time.monotonic() - started < 2
     with pytest.raises(SearchTimeout, match="took longer than"):
         search(conn, SearchRequest(q="Токаев"), "test", seconds=0.0)
+
+
+@pytest.mark.parametrize("prefix", ["Ток", "Тоқаев", "Пут", "Путин", "Türkmen", "oʻzb", "Жап", "zzz", "Мәскеу"])
+def test_a_prefix_searched_as_the_listed_words_finds_what_fts5s_prefix_query_finds(prefix):
+    """Word* is searched as the word list's words that start so (fast: cursors that seek);
+    the articles found are exactly FTS5's own prefix query's."""
+    stem = tokens(prefix)[0]
+    expression = compile_match(prefix + "*", Expander(WordList(connection()))).expression
+    if matches(f'"{stem}"*'):
+        assert "*" not in expression
+    assert sorted(matches(expression)) == sorted(matches(f'"{stem}"*'))
+
+
+def test_a_prefix_covering_more_words_than_the_limit_is_left_to_fts5():
+    limits = Limits(words_per_prefix=1)
+    assert compile_match("Путин*", Expander(WordList(connection()), limits), limits).expression == '"путин"*'
+    assert compile_match("Путин*", Expander(WordList(connection()))).expression == '("путинцев" OR "путиным")'

@@ -13,6 +13,7 @@ of them (bm25 over a million matches takes seconds); `newest` sorts every match 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -207,9 +208,12 @@ def compile_request(conn, request: SearchRequest, archive_key, limits: Limits = 
     return compile_match(request.q, expander, limits)
 
 
-def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, count_seconds: float = 1.0,
+def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, count_seconds: float = 0.5,
            outlets: dict[str, str] | None = None, limits: Limits = LIMITS) -> Results:
-    """Run `request` on `conn`; raises QueryError (SearchTimeout when out of time)."""
+    """Run `request` on `conn`; raises QueryError (SearchTimeout when out of time).
+
+    The counts, facets and chart share `count_seconds` between them (what does not finish in
+    it is left out, and said so); the page of results has the rest of `seconds`."""
     results = Results(request)
     if not request.q:
         return results
@@ -218,12 +222,13 @@ def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, coun
             results.match = compile_request(conn, request, archive_key, limits)
             where, params = request.conditions()
             params["match"] = results.match.expression
-            _count(conn, deadline, results, where, params, count_seconds, outlets or {})
+            window = Window(conn, where, params)
+            _count(conn, deadline, results, window, count_seconds, outlets or {})
             offset = (request.page - 1) * PAGE_SIZE
             if request.sort == "newest":
                 results.rows = _newest(conn, where, params, offset, results.matches)
             else:
-                results.rows = _ranked(conn, where, params, offset)
+                results.rows = _ranked(conn, window, offset)
         except sqlite3.OperationalError as error:
             if _interrupted(error):
                 raise SearchTimeout(f"The search took longer than {seconds:.0f} s and was stopped. "
@@ -253,17 +258,42 @@ def _recent(where: list[str]) -> str:
             f" ORDER BY rowid DESC LIMIT {WINDOW}")
 
 
+class Window:
+    """The WINDOW most recently archived matches the filters allow (`_recent`), read once: the
+    facets and the ranking both need them, and each MATCH of a common word costs a pass over
+    its document lists. Handed back to SQLite as a JSON array (json_each)."""
+
+    def __init__(self, conn, where: list[str], params: dict):
+        self.conn, self.where, self.params = conn, where, params
+        self._ids: list[int] | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        if self._ids is None:
+            self._ids = [row[0] for row in self.conn.execute(_recent(self.where), self.params)]
+        return self._ids
+
+    def params_with_ids(self) -> dict:
+        ids = self.ids
+        return {**self.params, "window": json.dumps(ids), "window_first": min(ids, default=0)}
+
+
+WINDOW_IDS = "SELECT value FROM json_each(:window)"
+
+
 def _marked() -> str:
     return (f"highlight({INDEX}, 0, '{MARK_START}', '{MARK_END}') AS title_marked,"
             f" snippet({INDEX}, 1, '{MARK_START}', '{MARK_END}', ' … ', 40) AS snippet")
 
 
-def _ranked(conn, where, params, offset: int) -> list[dict]:
+def _ranked(conn, window: Window, offset: int) -> list[dict]:
+    params = window.params_with_ids()
+    if not window.ids:
+        return []
     sql = f"""
-        WITH recent AS MATERIALIZED ({_recent(where)}),
-        best AS MATERIALIZED (
+        WITH best AS MATERIALIZED (
           SELECT rowid AS id, bm25({INDEX}) AS score FROM {INDEX}
-          WHERE {INDEX} MATCH :match AND rowid >= (SELECT min(id) FROM recent) AND +rowid IN recent
+          WHERE {INDEX} MATCH :match AND rowid >= :window_first AND +rowid IN ({WINDOW_IDS})
           ORDER BY score LIMIT {PAGE_SIZE} OFFSET {offset}
         )
         -- In this order (CROSS JOIN): snippets and article rows are read for one page only.
@@ -311,24 +341,30 @@ def _newest(conn, where, params, offset: int, matches: int | None) -> list[dict]
 EXACT_FACETS = WINDOW
 
 
-def _count(conn, deadline: Deadline, results: Results, where, params, seconds: float, outlets: dict) -> None:
-    """Total, facets and the time chart, each within `seconds` or left out (and said so)."""
+def _count(conn, deadline: Deadline, results: Results, window: Window, seconds: float, outlets: dict) -> None:
+    """Total, facets and the time chart, together within `seconds`; a part that does not
+    finish in what is left of them is left out (and said so)."""
+    where, params = window.where, window.params
     group = ("SELECT a.outlet_id, coalesce(a.language, ''), a.kind, substr(a.published, 1, 7), count(*)"
              f" FROM articles a INDEXED BY {SEARCH_FILTERS_INDEX} WHERE a.id IN ({{ids}}) {{where}} GROUP BY 1, 2, 3, 4")
     every = f"SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :match"
     condition = "".join(f" AND {c}" for c in where)
+    budget_end = time.monotonic() + seconds
 
-    def bounded(sql: str, share: float):
+    def bounded(sql: str, share: float, arguments: dict | None = None):
+        left = min(share, budget_end - time.monotonic())
+        if left <= 0:
+            return None
         try:
-            with deadline.part(share):
-                return conn.execute(sql, params).fetchall()
+            with deadline.part(left):
+                return conn.execute(sql, params if arguments is None else arguments).fetchall()
         except sqlite3.OperationalError as error:
             if not _interrupted(error):
                 raise
             return None
 
     # Counting the matches reads the index only: fast even for a million.
-    counted = bounded(f"SELECT count(*) FROM {INDEX} WHERE {INDEX} MATCH :match", seconds / 2)
+    counted = bounded(f"SELECT count(*) FROM {INDEX} WHERE {INDEX} MATCH :match", seconds)
     matches = results.matches = counted[0][0] if counted else None
     grouped = None
     if matches is not None and matches <= EXACT_FACETS:
@@ -337,12 +373,14 @@ def _count(conn, deadline: Deadline, results: Results, where, params, seconds: f
         results.total = sum(row[4] for row in grouped)
     else:
         results.counted_in_window = True
-        grouped = bounded(group.format(ids=_recent(where), where=""), seconds) or []
+        # The window is read whatever the budget says: the ranking needs it too.
+        arguments = window.params_with_ids()
+        grouped = bounded(group.format(ids=WINDOW_IDS, where=""), seconds, arguments) or []
         if not where:
             results.total = matches
         else:
             total = bounded(f"SELECT count(*) FROM articles a INDEXED BY {SEARCH_FILTERS_INDEX}"
-                            f" WHERE a.id IN ({every}){condition}", seconds / 2)
+                            f" WHERE a.id IN ({every}){condition}", seconds)
             results.total = total[0][0] if total else None
         if results.total is None:
             results.notes.append("There are too many matches to count them in time.")
