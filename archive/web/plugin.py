@@ -15,6 +15,7 @@ any markup is added: archived text is never trusted as HTML.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -73,6 +74,21 @@ def handle_exception(datasette, request, exception):
 # -- the articles table's search --------------------------------------------------------------
 
 
+# Above this many matches the table's search walks its sort index instead of sorting matches.
+TABLE_SEARCH_MANY = 20_000
+
+
+def _compiled_for_table(conn, q: str, archive_key):
+    """The search's MATCH expression, and whether it matches many articles."""
+    match = finder.compile_request(conn, SearchRequest(q=q), archive_key)
+    try:
+        matches = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {INDEX} WHERE {INDEX} MATCH ?"
+                               f" LIMIT {TABLE_SEARCH_MANY + 1})", (match.expression,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        matches = 0  # FTS5 refused the expression: the table's query says so with its own message
+    return match, matches > TABLE_SEARCH_MANY
+
+
 @hookimpl
 def filters_from_request(request, database, table, datasette):
     if table != SEARCH_TABLE:
@@ -90,11 +106,14 @@ def filters_from_request(request, database, table, datasette):
             if column and column not in ("title", "text"):
                 raise DatasetteError("Only the title and text columns can be searched.", status=400)
             try:
-                match = await db.execute_fn(lambda conn: finder.compile_request(conn, SearchRequest(q=q), db.path))
+                match, many = await db.execute_fn(lambda conn: _compiled_for_table(conn, q, db.path))
             except QueryError as error:
                 raise DatasetteError(str(error), title="This search cannot be run", status=400) from None
             expression = f"{{{column}}} : ({match.expression})" if column else match.expression
-            where.append(f"id IN (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :mwsearch_{n})")
+            # For a word in many articles, `+id` makes SQLite walk the table's sort index (newest
+            # first) and stop at a page of matches; plain `id IN` looks every match up and sorts
+            # them all (17 s for a word in a million articles, against 0.2 s).
+            where.append(f"{'+' if many else ''}id IN (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :mwsearch_{n})")
             params[f"mwsearch_{n}"] = expression
             described.append(f'{column + " " if column else ""}search matches "{q}" (every form and spelling)')
             shown = q
