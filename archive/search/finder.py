@@ -224,6 +224,10 @@ def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, coun
             params["match"] = results.match.expression
             window = Window(conn, where, params)
             _count(conn, deadline, results, window, count_seconds, outlets or {})
+            if deadline.remaining() <= 0:
+                # SQLite's progress handler only stops a statement that runs long; short ones
+                # (a small archive, expansions from the cache) can add up past the limit too.
+                raise _timed_out(seconds)
             offset = (request.page - 1) * PAGE_SIZE
             if request.sort == "newest":
                 results.rows = _newest(conn, where, params, offset, results.matches)
@@ -231,12 +235,16 @@ def search(conn, request: SearchRequest, archive_key, seconds: float = 4.0, coun
                 results.rows = _ranked(conn, window, offset)
         except sqlite3.OperationalError as error:
             if _interrupted(error):
-                raise SearchTimeout(f"The search took longer than {seconds:.0f} s and was stopped. "
-                                    "Add words or filters (an outlet, a language, dates) to narrow it.") from None
+                raise _timed_out(seconds) from None
             if "fts5" in str(error).lower():
                 raise QueryError("The search could not be read; check its quotation marks and brackets.") from None
             raise
     return results
+
+
+def _timed_out(seconds: float) -> SearchTimeout:
+    return SearchTimeout(f"The search took longer than {seconds:.0f} s and was stopped. "
+                         "Add words or filters (an outlet, a language, dates) to narrow it.")
 
 
 _ROW_COLUMNS = """a.id, a.title, a.outlet_id, a.language, a.kind, a.published, a.published_local, a.url"""
