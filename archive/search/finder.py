@@ -273,17 +273,15 @@ class Window:
 
     def __init__(self, conn, where: list[str], params: dict):
         self.conn, self.where, self.params = conn, where, params
-        self._ids: list[int] | None = None
-
-    @property
-    def ids(self) -> list[int]:
-        if self._ids is None:
-            self._ids = [row[0] for row in self.conn.execute(_recent(self.where), self.params)]
-        return self._ids
+        self._with_ids: dict | None = None
 
     def params_with_ids(self) -> dict:
-        ids = self.ids
-        return {**self.params, "window": json.dumps(ids), "window_first": min(ids, default=0)}
+        """The search's parameters with `window` (the ids as JSON) and `window_first`."""
+        if self._with_ids is None:
+            ids = [row[0] for row in self.conn.execute(_recent(self.where), self.params)]
+            self._with_ids = {**self.params, "window": json.dumps(ids), "window_first": min(ids, default=0),
+                              "window_size": len(ids)}
+        return self._with_ids
 
 
 WINDOW_IDS = "SELECT value FROM json_each(:window)"
@@ -296,7 +294,7 @@ def _marked() -> str:
 
 def _ranked(conn, window: Window, offset: int) -> list[dict]:
     params = window.params_with_ids()
-    if not window.ids:
+    if not params["window_size"]:
         return []
     sql = f"""
         WITH best AS MATERIALIZED (
